@@ -1,0 +1,1 @@
+"""The emulated Entra ID tenant: identity platform and Microsoft Graph over HTTPS on loopback."""

@@ -1,0 +1,1 @@
+"""The emulated Microsoft identity platform: OIDC discovery, tokens, managed identity."""
