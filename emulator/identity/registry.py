@@ -79,6 +79,8 @@ class ManagedIdentity:
     display_name: str
     roles: tuple[str, ...]
     resource_id: str | None = None
+    hosting_resource_id: str | None = None
+    """ARM id of the resource a system-assigned identity belongs to (its tokens' ``xms_mirid``)."""
 
     @property
     def system_assigned(self) -> bool:

@@ -1,0 +1,1 @@
+"""The emulated Microsoft Graph: endpoints, OData query options, paging, batching."""

@@ -1,0 +1,162 @@
+"""Changes made to a running tenant through the control endpoints (detection-latency tests):
+a new sign-in, a new consent grant, a credential added to an application or service principal.
+Each raises :class:`ChangeError` with a sentence saying what is wrong with the request."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from emulator.ids import format_ticks, guid_bytes_le, opaque_id, to_ticks
+from emulator.tenant import catalog
+from emulator.tenant.base import GraphObject
+from emulator.tenant.model import Tenant
+from emulator.tenant.objects import key_credential, password_credential
+from emulator.tenant.signins import FAILURES, RiskProfile, _EventFields
+
+
+class ChangeError(ValueError):
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+def _text(spec: dict[str, Any], name: str, default: str | None = None) -> str:
+    value = spec.get(name, default)
+    if not isinstance(value, str) or not value:
+        raise ChangeError(f"'{name}' must be a non-empty string")
+    return value
+
+
+def _moment(spec: dict[str, Any], name: str, default: datetime) -> datetime:
+    value = spec.get(name)
+    if value is None:
+        return default
+    try:
+        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        raise ChangeError(f"'{name}' must be an ISO-8601 date-time, got {value!r}") from None
+    if moment.tzinfo is None:
+        raise ChangeError(f"'{name}' needs a time zone (use Z for UTC)")
+    return moment
+
+
+def _new_id(tenant: Tenant, kind: str) -> str:
+    number = tenant.context.seeded.key(f"injected:{kind}", len(tenant.injected_log))
+    return str(uuid.UUID(int=number << 64 | tenant.context.seeded.key(kind, number), version=4))
+
+
+def inject_sign_in(tenant: Tenant, spec: dict[str, Any], now: datetime) -> GraphObject:
+    """``{"userId"?, "appId"?, "riskLevel": "none|low|medium|high", "errorCode": 0,
+    "singleFactor": false, "riskEventTypes": [...]}`` -> the new event, dated now."""
+    level = spec.get("riskLevel", "none")
+    if level not in ("none", "low", "medium", "high"):
+        raise ChangeError("'riskLevel' must be one of none, low, medium, high")
+    error_code = spec.get("errorCode", 0)
+    if not isinstance(error_code, int):
+        raise ChangeError("'errorCode' must be an integer (0 for success)")
+    user_index = 0
+    if "userId" in spec:
+        found = tenant.people.index_of(_text(spec, "userId"))
+        if found is None:
+            raise ChangeError(f"no generated user has id {spec['userId']!r}", 404)
+        user_index = found
+    apps = tenant.sign_ins.apps
+    app = apps[0]
+    if "appId" in spec:
+        wanted = str(spec["appId"]).lower()
+        matching = [candidate for candidate in apps if candidate.app_id == wanted]
+        if not matching:
+            raise ChangeError(f"appId {spec['appId']!r} is not an app users sign in to", 404)
+        app = matching[0]
+    event_types = tuple(spec.get("riskEventTypes") or (("unfamiliarFeatures",) if level != "none" else ()))
+    risk = None if level == "none" else RiskProfile(level, "atRisk", "none", event_types, None, False)
+    failure = None
+    if error_code:
+        failure = next((f for f in FAILURES if f[0] == error_code), (error_code, "Other."))
+    fields = _EventFields(
+        id=_new_id(tenant, "signIn"),
+        created=format_ticks(to_ticks(now)),
+        user=user_index,
+        app=app,
+        correlation_id=_new_id(tenant, "correlation"),
+    )
+    location = catalog.FOREIGN_LOCATIONS[0] if risk else catalog.OFFICE_LOCATIONS[0]
+    sign_in = tenant.sign_ins.build(fields, 77, location, failure, bool(spec.get("singleFactor")), risk, 0.1)
+    tenant.sign_ins.inject(sign_in)
+    tenant.injected_log.append(("signIn", sign_in["id"]))
+    return sign_in
+
+
+def inject_grant(tenant: Tenant, spec: dict[str, Any]) -> GraphObject:
+    """``{"clientId", "scope", "consentType"?: "AllPrincipals|Principal", "principalId"?,
+    "resourceId"?}`` -> the new delegated grant (the resource defaults to Microsoft Graph)."""
+    client = tenant.service_principals.get(_text(spec, "clientId"))
+    if client is None:
+        raise ChangeError(f"no service principal has id {spec['clientId']!r}", 404)
+    resource_id = str(spec.get("resourceId") or tenant.consents.graph_sp["id"]).lower()
+    if tenant.service_principals.get(resource_id) is None:
+        raise ChangeError(f"no resource service principal has id {resource_id!r}", 404)
+    consent = spec.get("consentType", "AllPrincipals")
+    principal = spec.get("principalId")
+    if consent not in ("AllPrincipals", "Principal") or (consent == "Principal") != bool(principal):
+        raise ChangeError("consentType Principal needs principalId; AllPrincipals must not have one")
+    parts = [guid_bytes_le(client["id"]), guid_bytes_le(resource_id)]
+    if principal:
+        parts.append(guid_bytes_le(str(principal)))
+    grant = {
+        "clientId": client["id"],
+        "consentType": consent,
+        "id": opaque_id(*parts),
+        "principalId": str(principal).lower() if principal else None,
+        "resourceId": resource_id,
+        "scope": _text(spec, "scope"),
+    }
+    if tenant.grants.get(grant["id"]) is not None:
+        raise ChangeError(
+            f"a grant {grant['id']} already exists for that client, resource and principal", 409
+        )
+    tenant.grants.inject(grant)
+    tenant.injected_log.append(("grant", grant["id"]))
+    return grant
+
+
+def add_credential(tenant: Tenant, spec: dict[str, Any], now: datetime) -> GraphObject:
+    """``{"objectType": "application|servicePrincipal", "id", "type": "password|certificate",
+    "displayName"?, "startDateTime"?, "endDateTime"}`` -> the credential as Graph lists it."""
+    kind = spec.get("objectType", "application")
+    collection = {
+        "application": tenant.applications,
+        "servicePrincipal": tenant.service_principals,
+    }.get(kind)
+    if collection is None:
+        raise ChangeError("'objectType' must be application or servicePrincipal")
+    position = collection.position_of(_text(spec, "id"))
+    if position is None:
+        raise ChangeError(f"no {kind} has id {spec['id']!r}", 404)
+    start = _moment(spec, "startDateTime", now).replace(microsecond=0)
+    end = _moment(spec, "endDateTime", start + timedelta(days=180)).replace(microsecond=0)
+    if end <= start:
+        raise ChangeError("'endDateTime' must be after 'startDateTime'")
+    key_id = _new_id(tenant, "keyId")
+    name = str(spec.get("displayName") or "added at run time")
+    obj = copy.deepcopy(collection.at(position))
+    credential_type = spec.get("type", "password")
+    if credential_type == "password":
+        credential = password_credential(key_id=key_id, display_name=name, start=start, end=end, hint="Run")
+        obj["passwordCredentials"] = [*obj["passwordCredentials"], credential]
+    elif credential_type == "certificate":
+        thumbprint = hashlib.sha1(key_id.encode()).digest()  # noqa: S324 - a made-up thumbprint
+        credential = key_credential(
+            key_id=key_id, display_name=f"CN={name}", start=start, end=end, thumbprint=thumbprint
+        )
+        obj["keyCredentials"] = [*obj["keyCredentials"], credential]
+    else:
+        raise ChangeError("'type' must be password or certificate")
+    collection.replace(position, obj)
+    tenant.injected_log.append(("credential", key_id))
+    return credential

@@ -1,0 +1,134 @@
+"""The ``entra-monitor`` command line."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+app = typer.Typer(
+    name="entra-monitor",
+    help="Continuous compliance monitoring for Microsoft Entra ID, with an emulated tenant.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console(stderr=True)
+
+SeedOption = Annotated[
+    int, typer.Option("--seed", help="Seed of the generated tenant (same seed, same tenant).")
+]
+ScaleOption = Annotated[
+    str,
+    typer.Option(
+        "--scale",
+        help="tiny, small, medium or large, optionally with counts (large,signIns=50000), or counts alone "
+        "(users=500,applications=300,servicePrincipals=400,grants=1200,signIns=20000).",
+    ),
+]
+NowOption = Annotated[
+    str | None,
+    typer.Option("--now", help="The tenant's current time, ISO 8601 with a zone (default: the real time)."),
+]
+StateOption = Annotated[
+    Path,
+    typer.Option("--state-dir", help="Where the emulator writes its CA, client certificates and info file."),
+]
+
+
+def _parse_now(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not an ISO-8601 date-time", param_hint="--now") from None
+    if moment.tzinfo is None:
+        raise typer.BadParameter("add a time zone, for example 2026-11-27T12:00:00Z", param_hint="--now")
+    return moment
+
+
+@app.command()
+def emulator(
+    seed: SeedOption = 42,
+    scale: ScaleOption = "small",
+    now: NowOption = None,
+    host: Annotated[
+        str, typer.Option("--host", help="Address to listen on (loopback by default).")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port to listen on; 0 picks a free one.")] = 8443,
+    license: Annotated[str, typer.Option("--license", help="The tenant's licence: free, P1 or P2.")] = "P2",
+    token_lifetime: Annotated[
+        int, typer.Option("--token-lifetime", help="Access-token lifetime in seconds.")
+    ] = 3599,
+    throttling: Annotated[str, typer.Option("--throttling", help="real, tight or off.")] = "real",
+    latency_ms: Annotated[float, typer.Option("--latency-ms", help="Added latency per request.")] = 0.0,
+    error_rate: Annotated[
+        float, typer.Option("--error-rate", help="Share of Graph requests answered 5xx.")
+    ] = 0.0,
+    drop_rate: Annotated[
+        float, typer.Option("--drop-rate", help="Share of responses cut off mid-body.")
+    ] = 0.0,
+    malformed_rate: Annotated[
+        float, typer.Option("--malformed-rate", help="Share of pages of bad JSON.")
+    ] = 0.0,
+    state_dir: StateOption = Path(".emulator"),
+    info_file: Annotated[
+        Path | None,
+        typer.Option("--info-file", help="Where to write the JSON a client configures itself from."),
+    ] = None,
+) -> None:
+    """Run the emulated Entra ID tenant (identity platform + Microsoft Graph over HTTPS)."""
+    from emulator.app import EmulatorOptions
+    from emulator.console import print_banner
+    from emulator.faults import FaultProfile
+    from emulator.run import prepare, serve
+    from emulator.tenant.scale import parse_scale
+
+    try:
+        options = EmulatorOptions(
+            seed=seed,
+            now=_parse_now(now),
+            scale=parse_scale(scale),
+            license=license,
+            token_lifetime_seconds=token_lifetime,
+            throttling=throttling,
+            faults=FaultProfile(
+                latency_ms=latency_ms,
+                error_rate=error_rate,
+                drop_rate=drop_rate,
+                malformed_rate=malformed_rate,
+            ),
+        )
+        prepared, sock = prepare(options, host, port, state_dir, info_file)
+    except ValueError as error:
+        console.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(2) from None
+    except OSError as error:
+        console.print(f"[red]error:[/red] cannot listen on {host}:{port}: {error.strerror}")
+        raise typer.Exit(2) from None
+    print_banner(prepared, Console())
+    Console().print("Serving; press Ctrl+C to stop.")
+    serve(prepared, sock)
+
+
+@app.command()
+def demo(
+    seed: SeedOption = 42,
+    scale: ScaleOption = "small",
+    once: Annotated[
+        bool, typer.Option("--once", help="Exit after the walkthrough instead of serving.")
+    ] = False,
+    state_dir: StateOption = Path(".demo"),
+) -> None:
+    """Start the emulated tenant, show what it plants, and walk through a first Graph read."""
+    from monitor.demo import run_demo
+
+    raise typer.Exit(run_demo(seed=seed, scale=scale, once=once, state_dir=state_dir, console=Console()))
+
+
+def main() -> None:
+    app()
