@@ -26,7 +26,7 @@ from starlette.routing import BaseRoute, Route
 
 from emulator.identity.federation import mint_federated_token
 from emulator.tenant.changes import ChangeError, add_credential, inject_grant, inject_sign_in
-from emulator.throttle import budget_from
+from emulator.throttle import budget_from, real_budgets
 
 if TYPE_CHECKING:
     from emulator.app import Emulator
@@ -89,6 +89,11 @@ def control_routes(emulator: Emulator) -> list[BaseRoute]:
             budgets = body.pop("throttleBudgets", None)
             profile = emulator.faults.profile.updated(body)
             if throttling is not None or budgets is not None:
+                families = sorted(real_budgets(emulator.options.scale.users))
+                unknown = sorted(set(budgets or {}) - set(families))
+                if unknown:
+                    known = ", ".join(families)
+                    raise ChangeError(f"unknown throttling family {unknown[0]!r}; known: {known}")
                 overrides = {
                     name: budget_from(value, emulator.throttle.budgets.get(name))
                     for name, value in (budgets or {}).items()
@@ -101,9 +106,18 @@ def control_routes(emulator: Emulator) -> list[BaseRoute]:
         if request.method == "POST":
             body = await _json_body(request)
             if "advanceSeconds" in body:
-                emulator.clock.advance(float(body["advanceSeconds"]))
+                seconds = body["advanceSeconds"]
+                if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+                    raise ChangeError(f"'advanceSeconds' must be a number of seconds, got {seconds!r}")
+                emulator.clock.advance(float(seconds))
             elif "now" in body:
-                emulator.clock.advance_to(datetime.fromisoformat(str(body["now"]).replace("Z", "+00:00")))
+                instant = datetime.fromisoformat(str(body["now"]).replace("Z", "+00:00"))
+                if instant.tzinfo is not None and instant < emulator.clock.now():
+                    raise ChangeError(
+                        f"the emulator clock only moves forward; {body['now']} is before "
+                        f"{emulator.clock.now().isoformat().replace('+00:00', 'Z')}"
+                    )
+                emulator.clock.advance_to(instant)
             else:
                 raise ChangeError('send {"advanceSeconds": N} or {"now": ISO-8601}')
         now = emulator.clock.now()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,6 +17,8 @@ import uvicorn
 from emulator.app import Emulator, EmulatorOptions, write_info_file
 from emulator.graph.routes import ConnectionDropped
 from emulator.server import TlsFiles, bind, create_tls_files, uvicorn_config
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 class _HideInjectedDrops(logging.Filter):
@@ -35,6 +38,13 @@ class PreparedEmulator:
     state_dir: Path
 
 
+def advertised_host(host: str) -> str:
+    """The host clients should use: a wildcard listen address is reached through loopback."""
+    if host in ("0.0.0.0", "::", ""):  # noqa: S104 - naming the wildcard, not binding to it
+        return "localhost"
+    return f"[{host}]" if ":" in host else host
+
+
 def prepare(
     options: EmulatorOptions, host: str, port: int, state_dir: Path, info_file: Path | None
 ) -> tuple[PreparedEmulator, Any]:
@@ -43,8 +53,7 @@ def prepare(
     state_dir = state_dir.resolve()
     tls = create_tls_files(state_dir / "tls", host)
     sock = bind(host, port)
-    display_host = f"[{host}]" if ":" in host else host
-    base_url = f"https://{display_host}:{sock.getsockname()[1]}"
+    base_url = f"https://{advertised_host(host)}:{sock.getsockname()[1]}"
     emulator = Emulator(options)
     info = emulator.write_client_files(state_dir / "clients", base_url, tls.ca_bundle)
     info_path = (info_file or state_dir / "emulator.json").resolve()
@@ -55,8 +64,17 @@ def prepare(
 
 
 def serve(prepared: PreparedEmulator, sock: Any, log_level: str = "warning") -> None:
-    """Serve in the foreground until SIGINT or SIGTERM."""
+    """Serve in the foreground until SIGINT or SIGTERM, then return normally (exit status 0).
+
+    uvicorn re-raises the signal that stopped it once its own handlers are gone; the handlers
+    installed here receive it, so the process is not killed by that second delivery.
+    """
     server = uvicorn.Server(uvicorn_config(prepared.emulator.app(), prepared.tls, log_level=log_level))
+    received: list[int] = []
+    previous = {
+        number: signal.signal(number, lambda number, _frame: received.append(number))
+        for number in STOP_SIGNALS
+    }
 
     async def main() -> None:
         token_file = Path(prepared.info["clients"]["federated"]["tokenFile"])
@@ -66,7 +84,11 @@ def serve(prepared: PreparedEmulator, sock: Any, log_level: str = "warning") -> 
         finally:
             rotation.cancel()
 
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 @contextlib.contextmanager

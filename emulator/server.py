@@ -58,7 +58,9 @@ def _write_private(path: Path, data: bytes) -> None:
 def bind(host: str, port: int) -> socket.socket:
     """Bind a listening socket now, so that port 0 resolves to a real port before serving."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP explicitly: asyncio only disables Nagle on accepted sockets whose proto says
+    # TCP, and without that every response waits ~40 ms for the client's delayed ACK.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     sock.listen(2048)

@@ -25,16 +25,18 @@ class Page:
     count: int | None
 
 
-def read_page(collection: Collection, query: Query, paging: str) -> Page:
-    """The page ``query`` asks for; ``paging`` is ``skiptoken`` (resume after a key) or
-    ``skip`` (offset, as the access-review APIs page)."""
+def read_page(collection: Collection, query: Query, paging: str, view: View) -> Page:
+    """The page ``query`` asks for, as ``view`` shows each object (the filter sees the same
+    properties the client does); ``paging`` is ``skiptoken`` (resume after a key) or ``skip``
+    (offset, as the access-review APIs page)."""
     node = query.filter_node
     items: list[GraphObject] = []
     last: Key | None = None
     more = False
     to_skip = query.skip if paging == "skip" else 0
     misses_after_page = 0
-    for key, obj in collection.scan(query.after, node):
+    for key, raw in collection.scan(query.after, node):
+        obj = view(raw)
         if node is not None and not evaluate(node, obj):
             if len(items) >= query.top:
                 misses_after_page += 1
@@ -52,7 +54,9 @@ def read_page(collection: Collection, query: Query, paging: str) -> Page:
         last = key
     count = None
     if query.count:
-        count = sum(1 for _key, obj in collection.scan(None, node) if node is None or evaluate(node, obj))
+        count = sum(
+            1 for _key, raw in collection.scan(None, node) if node is None or evaluate(node, view(raw))
+        )
     if not more:
         return Page(items, None, None, count)
     if paging == "skip":

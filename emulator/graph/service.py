@@ -22,6 +22,7 @@ from emulator.graph.errors import (
 from emulator.graph.pages import next_link, project, read_page
 from emulator.graph.query import Query, SkipTokens, parse_query, read_options
 from emulator.identity.tokens import GRAPH_AUDIENCES, AccessTokenClaims, InvalidToken, TokenIssuer
+from emulator.odata.filter import evaluate
 from emulator.stats import Stats
 from emulator.tenant.base import Collection, GraphObject
 from emulator.tenant.model import Tenant
@@ -123,7 +124,7 @@ class GraphService:
             self._check_licence(endpoint)
             throttled = self._charge(endpoint, request, claims)
             if throttled is not None:
-                return self._throttled(endpoint, throttled)
+                return self._throttled(endpoint, throttled, claims.app_id)
             decision = self.faults.decide(endpoint.name, top_level=top_level)
             if decision.error_status is not None:
                 self.stats.fault(endpoint.name, str(decision.error_status))
@@ -201,12 +202,14 @@ class GraphService:
             endpoint.family, resource_cost(endpoint, options), tenant, claims.app_id, now
         )
 
-    def _throttled(self, endpoint: Endpoint, throttled: Throttled) -> GraphResult:
+    def _throttled(self, endpoint: Endpoint, throttled: Throttled, app_id: str) -> GraphResult:
         headers: dict[str, str] = {}
         if throttled.send_retry_after:
             headers["Retry-After"] = str(throttled.retry_after_seconds)
         if endpoint.family == "directory":
-            headers["x-ms-throttle-scope"] = "Tenant_Application/ReadWrite"
+            # <Scope>/<Limit>/<ApplicationId>/<TenantId> (graph-facts §9, throttling-limits doc)
+            scope = "Tenant_Application" if throttled.scope == "app" else "Tenant"
+            headers["x-ms-throttle-scope"] = f"{scope}/ReadWrite/{app_id}/{self.tenant.tenant_id}"
             headers["x-ms-throttle-information"] = "ResourceUnitLimitExceeded"
         error = GraphError(
             429, "TooManyRequests", "Too many requests. Please try again later.", headers, "429"
@@ -248,7 +251,7 @@ class GraphService:
             body = {"@odata.context": context, **self._shape(endpoint, request, query, resolved)}
             return GraphResult(200, body, headers, endpoint.name, 1)
         assert isinstance(resolved, Collection)
-        page = read_page(resolved, query, endpoint.paging)
+        page = read_page(resolved, query, endpoint.paging, lambda item: self._view(endpoint, request, item))
         if query.select:
             context += "(" + ",".join(query.select) + ")"
         listing: dict[str, Any] = {"@odata.context": context}
@@ -258,7 +261,7 @@ class GraphService:
         link = next_link(base, request.path.strip("/"), query, page, self.tokens)
         if link is not None:
             listing["@odata.nextLink"] = link
-        listing["value"] = [self._shape(endpoint, request, query, item) for item in page.items]
+        listing["value"] = [project(item, query.select or endpoint.default_select) for item in page.items]
         return GraphResult(200, listing, headers, endpoint.name, len(page.items))
 
     def _count(
@@ -272,8 +275,6 @@ class GraphService:
         if request.headers.get("consistencylevel", "").lower() != "eventual":
             raise GraphError(400, "Request_BadRequest", "$count is not currently supported.")
         node = query.filter_node
-        from emulator.odata.filter import evaluate
-
         total = sum(1 for _key, obj in collection.scan(None, node) if node is None or evaluate(node, obj))
         headers = {**headers, "Content-Type": "text/plain"}
         return GraphResult(200, str(total), headers, endpoint.name)

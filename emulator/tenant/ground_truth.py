@@ -27,8 +27,9 @@ from emulator.tenant.truth_policies import (
     review_findings,
 )
 
-VALID_DAYS = 44
-"""Generated healthy objects stay clear of every threshold for this long after ``--now``."""
+VALID_DAYS = 14
+"""Generated healthy objects stay clear of every threshold for this long after ``--now``: their
+credentials end 45 days or more after it, 15 days beyond the 30-day warning threshold."""
 
 LICENCE_NEEDS = {
     "risky-sign-ins": "P2",
@@ -210,8 +211,11 @@ class GroundTruth:
         definitions = [d for _key, d in t.review_definitions.scan(None, None)]
         found += review_findings(definitions, instances, scopes, now, self.baseline)
         protected = {t.fixed.by_name[name]["appId"] for name in self.baseline.protected_apps}
+        admin_apps = {t.fixed.by_name[name]["appId"] for name in self.baseline.admin_apps}
         tenant_ref: GraphObject = {"id": t.tenant_id, "displayName": t.context.organization}
-        found += conditional_access_findings(policies, tenant_ref, g.groups, protected, self.baseline)
+        found += conditional_access_findings(
+            policies, tenant_ref, g.groups, protected, admin_apps, self.baseline
+        )
         return found
 
 

@@ -249,6 +249,7 @@ class Baseline:
         role.display_name for role in catalog.DIRECTORY_ROLES if role.privileged
     )
     mfa_exclusions_allowed: tuple[str, ...] = ("Break-glass Accounts",)
+    admin_apps: tuple[str, ...] = ("Platform Management Portal",)
     protected_apps: tuple[str, ...] = ("Platform APIs",)
 
     def allowed_for(self, app_name: str) -> tuple[str, ...] | None:

@@ -125,15 +125,28 @@ def _grant(policy: GraphObject) -> list[str]:
     return list((policy.get("grantControls") or {}).get("builtInControls") or [])
 
 
-def admin_mfa_candidates(policies: list[GraphObject], admin_role_ids: set[str]) -> list[GraphObject]:
-    """Policies that require MFA of admins: grant includes mfa; users include admin roles or All."""
+def requires_mfa(policy: GraphObject) -> bool:
+    """MFA is required, not merely one way to pass: ``mfa`` alone, or with AND (an OR with a
+    compliant device, say, lets a sign-in through without MFA)."""
+    grant = policy.get("grantControls") or {}
+    controls = list(grant.get("builtInControls") or [])
+    return "mfa" in controls and (len(controls) == 1 or grant.get("operator") == "AND")
+
+
+def admin_mfa_candidates(
+    policies: list[GraphObject], admin_role_ids: set[str], admin_app_ids: set[str]
+) -> list[GraphObject]:
+    """Policies that require MFA of admins: MFA required; users include admin roles or All;
+    applications include All or an admin application."""
     candidates = []
     for policy in policies:
         users = _users(policy)
         targets_admins = bool(set(users.get("includeRoles") or []) & admin_role_ids) or "All" in (
             users.get("includeUsers") or []
         )
-        if "mfa" in _grant(policy) and targets_admins:
+        apps = set((policy["conditions"].get("applications") or {}).get("includeApplications") or [])
+        targets_apps = bool(apps & (admin_app_ids | {"All"}))
+        if requires_mfa(policy) and targets_admins and targets_apps:
             candidates.append(policy)
     return candidates
 
@@ -157,12 +170,13 @@ def conditional_access_findings(
     tenant: GraphObject,
     groups: list[GraphObject],
     protected_app_ids: set[str],
+    admin_app_ids: set[str],
     baseline: Baseline,
 ) -> list[Finding]:
     admin_role_ids = {catalog.ROLES_BY_NAME[name].template_id for name in baseline.admin_roles}
     allowed_groups = {g["id"] for g in groups if g["displayName"] in baseline.mfa_exclusions_allowed}
     found: list[Finding] = []
-    mfa = admin_mfa_candidates(policies, admin_role_ids)
+    mfa = admin_mfa_candidates(policies, admin_role_ids, admin_app_ids)
     enforced = [p for p in mfa if p["state"] == "enabled"]
     if not mfa:
         found.append(finding("admin-mfa-missing", "tenant", tenant))
