@@ -35,13 +35,26 @@ def _text_key(text: str) -> int:
     return key
 
 
+KIND_CODES = {
+    "tenant": 1,
+    "user": 2,
+    "application": 3,
+    "appId": 4,
+    "servicePrincipal": 5,
+    "foreignAppId": 6,
+    "signIn": 7,
+    "subscription": 8,
+    "foreign-tenant": 9,
+}
+"""Kinds of indexed GUIDs and their codes (8 bits, encoded in every GUID of the kind)."""
+
+
 class Seeded:
     """Random streams and ids derived from one tenant seed."""
 
     def __init__(self, seed: int) -> None:
         self.seed = seed
         self._key = mix64(seed & _MASK64)
-        self._kind_codes: dict[str, int] = {}
         self._round_keys = [mix64(self._key ^ round_number) for round_number in range(4)]
 
     def key(self, kind: str, index: int = 0) -> int:
@@ -57,12 +70,13 @@ class Seeded:
 
     # -- GUIDs that encode (kind, index) --------------------------------------------------
 
-    def _kind_code(self, kind: str) -> int:
-        code = self._kind_codes.get(kind)
-        if code is None:
-            code = _text_key(kind) & 0xFF
-            self._kind_codes[kind] = code
-        return code
+    @staticmethod
+    def _kind_code(kind: str) -> int:
+        """The kind's fixed code: distinct kinds must never share one, or their GUIDs collide."""
+        try:
+            return KIND_CODES[kind]
+        except KeyError:
+            raise ValueError(f"no GUID kind {kind!r}; add it to KIND_CODES (or use named_guid)") from None
 
     def _permute(self, value: int, inverse: bool = False) -> int:
         left, right = value >> 24, value & _MASK24
@@ -81,6 +95,18 @@ class Seeded:
         head = self._permute((self._kind_code(kind) << _INDEX_BITS) | index)
         tail = mix64(head ^ self._key) << 16 | (mix64(head) & 0xFFFF)
         value = (head << 80) | (tail & ((1 << 80) - 1))
+        value = (value & ~(0xF << 76)) | (0x4 << 76)  # version 4
+        value = (value & ~(0x3 << 62)) | (0x2 << 62)  # RFC 4122 variant
+        return str(uuid.UUID(int=value))
+
+    def named_guid(self, name: str) -> str:
+        """A version-4-shaped GUID for a one-off named object (a fixed application, a policy).
+
+        Unlike :meth:`guid` it encodes no index, so all its random bits come from (seed, name):
+        :meth:`guid` keeps only 8 bits of the kind, and named objects at index 0 collided with
+        each other and with generated object 0 (two service principals with one id).
+        """
+        value = self.key(name, 0) << 64 | self.key(name, 1)
         value = (value & ~(0xF << 76)) | (0x4 << 76)  # version 4
         value = (value & ~(0x3 << 62)) | (0x2 << 62)  # RFC 4122 variant
         return str(uuid.UUID(int=value))

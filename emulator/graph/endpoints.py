@@ -78,7 +78,9 @@ _APP_FILTERS = {
 }
 _SP_FILTERS = {
     **{
-        key: value for key, value in _APP_FILTERS.items() if key not in ("publisherDomain", "createdDateTime")
+        key: value
+        for key, value in _APP_FILTERS.items()
+        if key not in ("publisherDomain", "createdDateTime", "identifierUris")
     },
     "accountEnabled": "eq in",
     "appOwnerOrganizationId": "eq ge le",
@@ -137,6 +139,8 @@ _USER_FILTERS = {
 _GROUP_FILTERS = {
     "id": "eq in",
     "displayName": "eq in startsWith",
+    "mail": "eq in startsWith",
+    "mailNickname": "eq in startsWith",
     "securityEnabled": "eq",
     "mailEnabled": "eq",
     "isAssignableToRole": "eq",
@@ -195,6 +199,45 @@ USER_DEFAULT_PROPERTIES = (
     "surname",
     "userPrincipalName",
     "id",
+)
+
+
+# What ``GET /groups`` returns without ``$select`` (the group-get doc example; allowExternalSenders,
+# assignedLicenses, unseenCount and the rest are "returned only on $select").
+GROUP_DEFAULT_PROPERTIES = (
+    "id",
+    "deletedDateTime",
+    "classification",
+    "createdDateTime",
+    "description",
+    "displayName",
+    "expirationDateTime",
+    "groupTypes",
+    "isAssignableToRole",
+    "mail",
+    "mailEnabled",
+    "mailNickname",
+    "membershipRule",
+    "membershipRuleProcessingState",
+    "onPremisesDomainName",
+    "onPremisesLastSyncDateTime",
+    "onPremisesNetBiosName",
+    "onPremisesSamAccountName",
+    "onPremisesSecurityIdentifier",
+    "onPremisesSyncEnabled",
+    "preferredDataLocation",
+    "preferredLanguage",
+    "proxyAddresses",
+    "renewedDateTime",
+    "resourceBehaviorOptions",
+    "resourceProvisioningOptions",
+    "securityEnabled",
+    "securityIdentifier",
+    "theme",
+    "uniqueName",
+    "visibility",
+    "onPremisesProvisioningErrors",
+    "serviceProvisioningErrors",
 )
 
 
@@ -337,6 +380,7 @@ def _endpoints() -> list[Endpoint]:
         family="directory",
         permissions=(GROUP_READERS,),
         resource_label="Group",
+        default_select=GROUP_DEFAULT_PROPERTIES,
     )
     sign_ins = functools.partial(
         Endpoint,

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
+from emulator.graph.endpoint import property_names
 from emulator.graph.query import Query, SkipTokens
 from emulator.odata.filter import evaluate
 from emulator.tenant.base import Collection, GraphObject, Key
@@ -65,14 +66,26 @@ def read_page(collection: Collection, query: Query, paging: str, view: View) -> 
 
 
 def project(obj: GraphObject, select: tuple[str, ...] | None) -> GraphObject:
-    """``$select``: the chosen properties in the object's own order (type annotations kept)."""
+    """``$select``: the chosen properties in the object's own order (type annotations kept).
+    A chosen property the object lacks is null, unless the object's ``@odata.type`` does not
+    declare it (an ipNamedLocation never carries ``countriesAndRegions``)."""
     if select is None:
         return obj
     chosen = set(select)
     projected = {key: value for key, value in obj.items() if key in chosen or key == "@odata.type"}
+    declared = _declared_properties(obj)
     for name in select:
-        projected.setdefault(name, None)
+        if declared is None or name in declared:
+            projected.setdefault(name, None)
     return projected
+
+
+def _declared_properties(obj: GraphObject) -> frozenset[str] | None:
+    """Property names of the type ``obj`` names in ``@odata.type``, or None when it names none."""
+    annotation = obj.get("@odata.type")
+    if not isinstance(annotation, str):
+        return None
+    return property_names("v1.0", annotation.rpartition(".")[2]) or None
 
 
 def next_link(base: str, path: str, query: Query, page: Page, tokens: SkipTokens) -> str | None:

@@ -50,10 +50,12 @@ class Query:
     advanced: bool
     original: tuple[tuple[str, str], ...]
     """The query options other than the paging token, to repeat in ``@odata.nextLink``."""
+    resource: str = ""
+    """The request's path: a paging token is valid for this resource and these options only."""
 
     @property
     def fingerprint(self) -> bytes:
-        return hashlib.sha256(json.dumps(self.original).encode()).digest()[:8]
+        return hashlib.sha256(json.dumps([self.resource, self.original]).encode()).digest()[:8]
 
 
 def read_options(params: Mapping[str, str]) -> dict[str, str]:
@@ -70,13 +72,19 @@ def read_options(params: Mapping[str, str]) -> dict[str, str]:
 
 
 def parse_query(
-    params: Mapping[str, str], headers: Mapping[str, str], endpoint: Endpoint, tokens: SkipTokens
+    params: Mapping[str, str],
+    headers: Mapping[str, str],
+    endpoint: Endpoint,
+    tokens: SkipTokens,
+    version: str = "v1.0",
+    path: str = "",
 ) -> Query:
     options = read_options(params)
     directory = endpoint.family == "directory"
     eventual = headers.get("consistencylevel", "").lower() == "eventual"
     count = options.get("$count", "false").lower() == "true"
-    advanced = eventual and count
+    # The /$count segment is itself a count: with ConsistencyLevel it allows advanced filters.
+    advanced = eventual and (count or endpoint.name.endswith(".count"))
     for unsupported in ("$expand", "$search", "$orderby"):
         if unsupported in options:
             raise bad_request(
@@ -87,7 +95,7 @@ def parse_query(
         raise bad_request(f"Query option '$count' is not supported on '{endpoint.name}'.")
     if count and directory and not eventual:
         count = False  # graph-facts §0: $count=true without ConsistencyLevel is silently ignored.
-    select = _parse_select(options.get("$select"), endpoint)
+    select = _parse_select(options.get("$select"), endpoint, version)
     filter_text = options.get("$filter")
     node = _parse_filter(filter_text, endpoint, advanced) if filter_text is not None else None
     top = _parse_top(options.get("$top"), endpoint)
@@ -100,10 +108,11 @@ def parse_query(
         if endpoint.paging != "skip":
             raise bad_request(f"Query option '$skip' is not supported on '{endpoint.name}'.")
         skip = _non_negative(options["$skip"], "$skip")
-    query = Query(select, filter_text, node, top, None, skip, count, advanced, original)
+    resource = path.strip("/").lower()
+    query = Query(select, filter_text, node, top, None, skip, count, advanced, original, resource)
     if "$skiptoken" in options:
         after = tokens.decode(options["$skiptoken"], query)
-        query = Query(select, filter_text, node, top, after, skip, count, advanced, original)
+        query = Query(select, filter_text, node, top, after, skip, count, advanced, original, resource)
     return query
 
 
@@ -133,13 +142,13 @@ def _parse_top(text: str | None, endpoint: Endpoint) -> int:
     return value
 
 
-def _parse_select(text: str | None, endpoint: Endpoint) -> tuple[str, ...] | None:
+def _parse_select(text: str | None, endpoint: Endpoint, version: str) -> tuple[str, ...] | None:
     if text is None:
         return None
     names = tuple(name.strip() for name in text.split(",") if name.strip())
     if not names:
         raise bad_request("The $select query option cannot be empty.")
-    known = endpoint.selectable()
+    known = endpoint.selectable(version)  # beta types have more properties (signIn)
     for name in names:
         if name not in known:
             code = "Request_BadRequest" if endpoint.family == "directory" else "BadRequest"

@@ -3,15 +3,17 @@ inject faults, answer. ``$batch`` runs each inner request through the same pipel
 
 from __future__ import annotations
 
+import functools
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from emulator.clock import EmulatorClock
 from emulator.faults import Faults
-from emulator.graph.endpoint import Endpoint
-from emulator.graph.endpoints import match
+from emulator.graph.endpoint import Endpoint, compile_pattern
+from emulator.graph.endpoints import ENDPOINTS, match
 from emulator.graph.errors import (
     GraphError,
     bad_request,
@@ -79,6 +81,32 @@ def resource_cost(endpoint: Endpoint, options: Mapping[str, str]) -> float:
     return max(cost, 1.0)
 
 
+@functools.cache
+def _known_prefixes() -> tuple[re.Pattern[str], ...]:
+    """Every leading run of segments of an endpoint pattern (``identity``,
+    ``identity/conditionalAccess``, ``applications/{id}`` …)."""
+    prefixes = {
+        "/".join(endpoint.pattern.split("/")[:size])
+        for endpoint in ENDPOINTS
+        for size in range(1, endpoint.pattern.count("/") + 2)
+    }
+    return tuple(compile_pattern(prefix) for prefix in sorted(prefixes))
+
+
+def unknown_segment(path: str) -> str:
+    """The segment Graph names in "Resource not found for the segment …": the first one past
+    the longest leading part of ``path`` that leads to an endpoint (``foo`` in
+    ``applications/{id}/foo``), without its key (``servicePrincipals(appId='…')``)."""
+    segments = path.split("/")
+    known = 0
+    for size in range(len(segments), 0, -1):
+        prefix = "/".join(segments[:size])
+        if any(pattern.match(prefix) for pattern in _known_prefixes()):
+            known = size
+            break
+    return segments[min(known, len(segments) - 1)].split("(")[0]
+
+
 class GraphService:
     def __init__(
         self,
@@ -141,12 +169,12 @@ class GraphService:
     def _route(self, request: GraphRequest) -> tuple[Endpoint, dict[str, str]]:
         found = match(request.version, request.path.strip("/"))
         if found is None:
-            segment = request.path.strip("/").split("/")[0].split("(")[0] or request.version
-            raise not_found_segment(segment)
+            raise not_found_segment(unknown_segment(request.path.strip("/")) or request.version)
         endpoint, params = found
         if request.version not in endpoint.versions:
             if endpoint.versions == {"beta"}:
-                raise not_found_segment(request.path.strip("/").split("/")[-1])
+                literal = [part for part in endpoint.pattern.split("/") if "{" not in part]
+                raise not_found_segment(literal[-1])
             raise bad_request(
                 f"The emulator serves '{endpoint.name}' on v1.0 only; the beta endpoint exists in "
                 "Microsoft Graph but is not emulated."
@@ -232,7 +260,14 @@ class GraphService:
     # -- answers ---------------------------------------------------------------------------
 
     def _answer(self, endpoint: Endpoint, params: dict[str, str], request: GraphRequest) -> GraphResult:
-        query = parse_query(request.params, request.headers, endpoint, self.tokens)
+        query = parse_query(
+            request.params,
+            request.headers,
+            endpoint,
+            self.tokens,
+            request.version,
+            f"{request.version}/{request.path}",
+        )
         resolved = endpoint.resolve(self.tenant, params)
         identifier = params.get("instance") or params.get("id") or params.get("appId") or ""
         if resolved is None:
@@ -240,8 +275,9 @@ class GraphService:
         headers = {}
         if endpoint.family == "directory":
             headers["x-ms-resource-unit"] = f"{resource_cost(endpoint, read_options(request.params)):g}"
+        context_id = params.get("id") or identifier  # an instance's context names its definition
         context = f"{request.base_url}/{request.version}/$metadata#{endpoint.context}".replace(
-            "{id}", identifier
+            "{id}", context_id
         )
         if endpoint.name.endswith(".count"):
             assert isinstance(resolved, Collection)

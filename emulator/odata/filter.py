@@ -76,13 +76,14 @@ class UnsupportedFilter(FilterError):  # noqa: N818 - the name other modules imp
     """A well-formed filter clause that the collection does not support (Graph answers 400)."""
 
     def __init__(self, path: str, operator: str, needs_advanced: bool = False) -> None:
+        spelled = "eq null" if operator == "eqNull" else operator
         super().__init__(
-            f"Operator '{operator}' is not supported on '{path}' because the required parameters "
+            f"Operator '{spelled}' is not supported on '{path}' because the required parameters "
             "might be missing. Try adding $count=true query parameter and "
             "ConsistencyLevel:eventual header."
             if needs_advanced
             else f"Unsupported or invalid query filter clause specified for property '{path}' "
-            f"(operator '{operator}')."
+            f"(operator '{spelled}')."
         )
         self.path = path
         self.operator = operator
@@ -769,27 +770,35 @@ def time_bounds(node: Node, path: str) -> TimeBounds:
     return TimeBounds(lower, lower_inclusive, upper, upper_inclusive)
 
 
-def required_values(node: Node, path: str) -> frozenset[str] | None:
+def required_values(node: Node, path: str, *, keep_case: bool = False) -> frozenset[str] | None:
     """Return the lower-cased strings ``path`` must equal for ``node`` to hold, or None.
 
     Sound: whenever ``evaluate(node, obj)`` is true, ``value.lower()`` is in the returned set.
-    None means the filter does not constrain ``path`` to a finite set of strings.
+    None means the filter does not constrain ``path`` to a finite set of strings. With
+    ``keep_case`` the strings are as written (opaque base64 ids do not survive lower-casing).
     """
+
+    def text(literal: Literal) -> str:
+        return literal.text if keep_case else literal.text.lower()
+
     match node:
         case And(operands):
-            constrained = [required_values(operand, path) for operand in operands]
+            constrained = [required_values(operand, path, keep_case=keep_case) for operand in operands]
             sets = [values for values in constrained if values is not None]
-            return frozenset.intersection(*sets) if sets else None
+            if not sets:
+                return None
+            folded = [frozenset(value.lower() for value in values) for values in sets]
+            return frozenset(v for values in sets for v in values if all(v.lower() in f for f in folded))
         case Or(operands):
             result: set[str] = set()
             for operand in operands:
-                values = required_values(operand, path)
+                values = required_values(operand, path, keep_case=keep_case)
                 if values is None:
                     return None
                 result |= values
             return frozenset(result)
         case Compare(candidate, "eq", literal) if literal.kind in _TEXT_KINDS:
-            return frozenset({literal.text.lower()}) if _on_path(candidate, path) else None
+            return frozenset({text(literal)}) if _on_path(candidate, path) else None
         case In(candidate, values) if all(value.kind in _TEXT_KINDS for value in values):
-            return frozenset(v.text.lower() for v in values) if _on_path(candidate, path) else None
+            return frozenset(text(v) for v in values) if _on_path(candidate, path) else None
     return None

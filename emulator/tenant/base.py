@@ -201,7 +201,8 @@ class IndexedCollection(Collection):
         if filter_node is None:
             return None
         for property_name in self._alternate_keys:
-            values = required_values(filter_node, property_name)
+            # As written: lookups fold case themselves, and grant ids are case-sensitive base64.
+            values = required_values(filter_node, property_name, keep_case=True)
             if values is None:
                 continue
             positions = {position for value in values for position in self.positions_by(property_name, value)}

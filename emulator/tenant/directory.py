@@ -16,7 +16,9 @@ from emulator.tenant.objects import (
     key_credential,
     password_credential,
     random_guid,
+    security_identifier,
     service_principal,
+    user,
 )
 from emulator.tenant.plants import PlantPlan
 
@@ -66,37 +68,47 @@ class People:
         return self._context.seeded.index_of(USER, user_id)
 
     def user(self, index: int) -> GraphObject:
-        """The user as ``GET /users/{id}`` returns it with every property the emulator knows."""
+        """The user as ``GET /users/{id}?$select=…`` returns it: every v1.0 property, the ones
+        never set at their Graph defaults (the Graph layer projects the default set)."""
         person = self.person(index)
         rng = self._context.seeded.rng("user-detail", index)
-        city, _state, country, *_ = catalog.OFFICE_LOCATIONS[person.office]
+        city, state, country, *_ = catalog.OFFICE_LOCATIONS[person.office]
         created = self._context.ago(days=rng.uniform(60, 2000)).replace(microsecond=0)
         last_sign_in = self._context.ago(days=rng.uniform(0, 20), hours=rng.uniform(0, 23))
-        return {
-            "id": person.id,
-            "businessPhones": [f"+1 425 555 {index % 10000:04d}"],
-            "displayName": person.display_name,
-            "givenName": person.given_name,
-            "jobTitle": person.job_title,
-            "mail": person.user_principal_name,
-            "mobilePhone": None,
-            "officeLocation": city,
-            "preferredLanguage": "en-US",
-            "surname": person.surname,
-            "userPrincipalName": person.user_principal_name,
-            "accountEnabled": True,
-            "city": city,
-            "companyName": self._context.organization,
-            "country": country,
-            "createdDateTime": iso(created),
-            "creationType": None,
-            "department": person.department,
-            "employeeId": f"E{index:06d}",
-            "mailNickname": person.user_principal_name.split("@")[0],
-            "onPremisesSyncEnabled": None,
-            "usageLocation": country,
-            "userType": "Member",
-            "signInActivity": {
+        upn = person.user_principal_name
+        return user(
+            id=person.id,
+            businessPhones=[f"+1 425 555 {index % 10000:04d}"],
+            displayName=person.display_name,
+            givenName=person.given_name,
+            jobTitle=person.job_title,
+            mail=upn,
+            mobilePhone=None,
+            officeLocation=city,
+            preferredLanguage="en-US",
+            surname=person.surname,
+            userPrincipalName=upn,
+            accountEnabled=True,
+            city=city,
+            companyName=self._context.organization,
+            country=country,
+            createdDateTime=iso(created),
+            creationType=None,
+            department=person.department,
+            employeeId=f"E{index:06d}",
+            identities=[
+                {"signInType": "userPrincipalName", "issuer": self._context.domain, "issuerAssignedId": upn}
+            ],
+            lastPasswordChangeDateTime=iso(created),
+            mailNickname=upn.split("@")[0],
+            onPremisesSyncEnabled=None,
+            proxyAddresses=[f"SMTP:{upn}"],
+            securityIdentifier=security_identifier(person.id),
+            signInSessionsValidFromDateTime=iso(created),
+            state=state,
+            usageLocation=country,
+            userType="Member",
+            signInActivity={
                 "lastSignInDateTime": iso(last_sign_in),
                 "lastSignInRequestId": random_guid(rng),
                 "lastNonInteractiveSignInDateTime": iso(last_sign_in + timedelta(minutes=5)),
@@ -104,7 +116,7 @@ class People:
                 "lastSuccessfulSignInDateTime": iso(last_sign_in),
                 "lastSuccessfulSignInRequestId": random_guid(rng),
             },
-        }
+        )
 
 
 @dataclass(frozen=True)

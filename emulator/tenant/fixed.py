@@ -93,7 +93,7 @@ class FixedBuilder:
         self._graph_sp: GraphObject = {}
 
     def guid(self, name: str) -> str:
-        return self.context.seeded.guid(f"fixed:{name}", 0)
+        return self.context.seeded.named_guid(f"fixed:{name}")
 
     def build(self) -> FixedObjects:
         self._microsoft()

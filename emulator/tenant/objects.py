@@ -1,7 +1,10 @@
-"""Graph-shaped building blocks: credentials, applications and service principals as Graph returns them.
+"""Graph-shaped building blocks: credentials, applications, service principals, users and groups
+as Graph returns them.
 
-Property sets and order follow the v1.0 CSDL (``application`` and ``servicePrincipal`` derive
-from ``directoryObject``). Nested defaults are shared between objects and must never be mutated.
+Property sets and order follow the v1.0 CSDL (the four object types derive from
+``directoryObject``); users and groups carry every property, and the Graph layer projects the
+default set Graph returns without ``$select``. Nested defaults are shared between objects and
+must never be mutated.
 """
 
 from __future__ import annotations
@@ -242,3 +245,177 @@ def permission_scope(permission_id: str, value: str, display_name: str, admin_on
         "userConsentDisplayName": None if admin_only else display_name,
         "value": value,
     }
+
+
+def security_identifier(object_id: str) -> str:
+    """The Windows SID Entra gives a cloud object: ``S-1-12-1-`` and the object id's 16 bytes
+    (little-endian GUID layout) as four unsigned 32-bit integers, as the group doc example shows
+    (id 21d05557-b7b6-… has SID S-1-12-1-567301463-1099937718-…)."""
+    data = uuid.UUID(object_id).bytes_le
+    parts = (int.from_bytes(data[offset : offset + 4], "little") for offset in range(0, 16, 4))
+    return "S-1-12-1-" + "-".join(str(part) for part in parts)
+
+
+_NOT_SET_DATE = "0001-01-01T00:00:00Z"
+"""``user.birthday`` and ``hireDate`` when unset: the CSDL makes them non-nullable, so the minimum
+DateTimeOffset (the exact value Graph sends is UNCONFIRMED)."""
+_EXTENSION_ATTRIBUTES_NONE: GraphObject = {f"extensionAttribute{n}": None for n in range(1, 16)}
+
+# Every v1.0 user property (CSDL ``user``), defaults first in Graph's documented default order;
+# ``GET /users`` projects the default set, the rest come only on ``$select``.
+USER_TEMPLATE: GraphObject = {
+    "id": "",
+    "businessPhones": [],
+    "displayName": None,
+    "givenName": None,
+    "jobTitle": None,
+    "mail": None,
+    "mobilePhone": None,
+    "officeLocation": None,
+    "preferredLanguage": None,
+    "surname": None,
+    "userPrincipalName": None,
+    "deletedDateTime": None,
+    "aboutMe": None,
+    "accountEnabled": True,
+    "ageGroup": None,
+    "assignedLicenses": [],
+    "assignedPlans": [],
+    "authorizationInfo": {"certificateUserIds": []},
+    "birthday": _NOT_SET_DATE,
+    "city": None,
+    "companyName": None,
+    "consentProvidedForMinor": None,
+    "country": None,
+    "createdDateTime": None,
+    "creationType": None,
+    "customSecurityAttributes": None,
+    "department": None,
+    "deviceEnrollmentLimit": 1000,  # user resource doc: allowed values are 5 or 1000
+    "employeeHireDate": None,
+    "employeeId": None,
+    "employeeLeaveDateTime": None,
+    "employeeOrgData": None,
+    "employeeType": None,
+    "externalUserState": None,
+    "externalUserStateChangeDateTime": None,
+    "faxNumber": None,
+    "hireDate": _NOT_SET_DATE,
+    "identities": [],
+    "identityParentId": None,
+    "imAddresses": [],
+    "interests": [],
+    "isManagementRestricted": None,
+    "isResourceAccount": None,
+    "lastPasswordChangeDateTime": None,
+    "legalAgeGroupClassification": None,
+    "licenseAssignmentStates": [],
+    "mailboxSettings": None,
+    "mailNickname": None,
+    "mySite": None,
+    "onPremisesDistinguishedName": None,
+    "onPremisesDomainName": None,
+    "onPremisesExtensionAttributes": _EXTENSION_ATTRIBUTES_NONE,
+    "onPremisesImmutableId": None,
+    "onPremisesLastSyncDateTime": None,
+    "onPremisesProvisioningErrors": [],
+    "onPremisesSamAccountName": None,
+    "onPremisesSecurityIdentifier": None,
+    "onPremisesSyncEnabled": None,
+    "onPremisesUserPrincipalName": None,
+    "otherMails": [],
+    "passwordPolicies": None,
+    "passwordProfile": None,
+    "pastProjects": [],
+    "postalCode": None,
+    "preferredDataLocation": None,
+    "preferredName": None,
+    "print": None,
+    "provisionedPlans": [],
+    "proxyAddresses": [],
+    "responsibilities": [],
+    "schools": [],
+    "securityIdentifier": None,
+    "serviceProvisioningErrors": [],
+    "showInAddressList": None,
+    "signInActivity": None,
+    "signInSessionsValidFromDateTime": None,
+    "skills": [],
+    "state": None,
+    "streetAddress": None,
+    "usageLocation": None,
+    "userType": "Member",
+}
+
+# Every v1.0 group property (CSDL ``group``): the default set first, as ``GET /groups`` returns
+# it (docs' group-get example), then the ones Graph returns only on ``$select``.
+GROUP_TEMPLATE: GraphObject = {
+    "id": "",
+    "deletedDateTime": None,
+    "classification": None,
+    "createdDateTime": None,
+    "description": None,
+    "displayName": None,
+    "expirationDateTime": None,
+    "groupTypes": [],
+    "isAssignableToRole": None,
+    "mail": None,
+    "mailEnabled": False,
+    "mailNickname": None,
+    "membershipRule": None,
+    "membershipRuleProcessingState": None,
+    "onPremisesDomainName": None,
+    "onPremisesLastSyncDateTime": None,
+    "onPremisesNetBiosName": None,
+    "onPremisesSamAccountName": None,
+    "onPremisesSecurityIdentifier": None,
+    "onPremisesSyncEnabled": None,
+    "preferredDataLocation": None,
+    "preferredLanguage": None,
+    "proxyAddresses": [],
+    "renewedDateTime": None,
+    "resourceBehaviorOptions": [],
+    "resourceProvisioningOptions": [],
+    "securityEnabled": True,
+    "securityIdentifier": None,
+    "theme": None,
+    "uniqueName": None,
+    "visibility": None,
+    "onPremisesProvisioningErrors": [],
+    "serviceProvisioningErrors": [],
+    "accessType": None,
+    "allowExternalSenders": None,
+    "assignedLabels": [],
+    "assignedLicenses": [],
+    "autoSubscribeNewMembers": None,
+    "hasMembersWithLicenseErrors": None,
+    "hideFromAddressLists": None,
+    "hideFromOutlookClients": None,
+    "infoCatalogs": [],
+    "isArchived": None,
+    "isFavorite": None,
+    "isManagementRestricted": None,
+    "isSubscribedByMail": None,
+    "licenseProcessingState": None,
+    "onPremisesExtensionAttributes": None,
+    "organizationId": None,
+    "unseenConversationsCount": None,
+    "unseenCount": None,
+    "unseenMessagesCount": None,
+    "welcomeMessageEnabled": None,
+}
+
+
+def user(**values: Any) -> GraphObject:
+    return _from_template(USER_TEMPLATE, "user", values)
+
+
+def group(**values: Any) -> GraphObject:
+    return _from_template(GROUP_TEMPLATE, "group", values)
+
+
+def _from_template(template: GraphObject, type_name: str, values: dict[str, Any]) -> GraphObject:
+    unknown = set(values) - set(template)
+    if unknown:
+        raise KeyError(f"not {type_name} properties: {sorted(unknown)}")
+    return {**template, **values}

@@ -93,10 +93,16 @@ def plan_plants(context: TenantContext) -> PlantPlan:
 
     sign_in_count = per_kind(scale.sign_ins, 2000)
     total = sign_in_count * len(SIGN_IN_PLANTS)
-    if scale.sign_ins < total or scale.users < total:
-        raise ValueError(f"sign_ins and users must be at least {total} to plant every risky sign-in")
+    if scale.sign_ins < total:
+        raise ValueError(f"sign_ins must be at least {total} to plant every risky sign-in")
     positions = rng.sample(range(scale.sign_ins), total)
-    victims = rng.sample(range(scale.users), total)
+    if scale.users >= total:
+        victims = rng.sample(range(scale.users), total)
+    else:
+        # A big log over few users (small,signIns=1000000): users are victims several times,
+        # each as evenly as possible; RiskBuilder keeps a user's highest risk.
+        pool = rng.sample(range(scale.users), scale.users)
+        victims = [pool[number % scale.users] for number in range(total)]
     for number, (position, victim) in enumerate(zip(positions, victims, strict=True)):
         plan.sign_in_plants[position] = SignInPlant(SIGN_IN_PLANTS[number % len(SIGN_IN_PLANTS)], victim)
     return plan

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from emulator.ids import iso
 from emulator.tenant import catalog
 from emulator.tenant.base import GraphObject, TenantContext
+from emulator.tenant.objects import group
 from emulator.tenant.reviews import ReviewBuilder
 
 PRIVILEGED_ROLE_IDS = [role.template_id for role in catalog.DIRECTORY_ROLES if role.privileged]
@@ -36,7 +37,7 @@ class GovernanceBuilder:
         self.result = Governance()
 
     def guid(self, name: str) -> str:
-        return self.context.seeded.guid(f"policy:{name}", 0)
+        return self.context.seeded.named_guid(f"policy:{name}")
 
     def stamp(self, days_ago: float) -> str:
         return iso(self.context.ago(days=days_ago).replace(microsecond=0))
@@ -68,32 +69,19 @@ class GovernanceBuilder:
         ):
             nickname = name.lower().replace(" ", "-")
             self.result.groups.append(
-                {
-                    "id": self.guid(f"group:{name}"),
-                    "deletedDateTime": None,
-                    "classification": None,
-                    "createdDateTime": self.stamp(600),
-                    "description": description,
-                    "displayName": name,
-                    "expirationDateTime": None,
-                    "groupTypes": [],
-                    "isAssignableToRole": role_assignable,
-                    "mail": None,
-                    "mailEnabled": False,
-                    "mailNickname": nickname,
-                    "membershipRule": None,
-                    "membershipRuleProcessingState": None,
-                    "onPremisesSyncEnabled": None,
-                    "preferredDataLocation": None,
-                    "proxyAddresses": [],
-                    "renewedDateTime": self.stamp(600),
-                    "resourceBehaviorOptions": [],
-                    "resourceProvisioningOptions": [],
-                    "securityEnabled": True,
-                    "securityIdentifier": "S-1-12-1-"
+                group(
+                    id=self.guid(f"group:{name}"),
+                    createdDateTime=self.stamp(600),
+                    description=description,
+                    displayName=name,
+                    isAssignableToRole=role_assignable,
+                    mailEnabled=False,
+                    mailNickname=nickname,
+                    renewedDateTime=self.stamp(600),
+                    securityEnabled=True,
+                    securityIdentifier="S-1-12-1-"
                     + str(self.context.seeded.key("sid", len(self.result.groups))),
-                    "visibility": None,
-                }
+                )
             )
 
     # -- token lifetime --------------------------------------------------------------------
@@ -135,13 +123,9 @@ class GovernanceBuilder:
                 }
             )
             targets = [] if default else [self.apps[number % len(self.apps)]]
+            # appliesTo lists directoryObjects: each the whole application, typed.
             self.result.applies_to[policy_id] = [
-                {
-                    "@odata.type": "#microsoft.graph.application",
-                    "id": app["id"],
-                    "deletedDateTime": None,
-                }
-                for app in targets
+                {"@odata.type": "#microsoft.graph.application", **app} for app in targets
             ]
 
     # -- named locations and conditional access ------------------------------------------
@@ -154,6 +138,7 @@ class GovernanceBuilder:
             return {
                 "@odata.type": "#microsoft.graph.ipNamedLocation",
                 "id": self.guid(f"location:{name}"),
+                "deletedDateTime": None,  # policyDeletableItem, the v1.0 base type
                 "displayName": name,
                 "modifiedDateTime": self.stamp(100),
                 "createdDateTime": self.stamp(500),
@@ -177,6 +162,7 @@ class GovernanceBuilder:
                 {
                     "@odata.type": "#microsoft.graph.countryNamedLocation",
                     "id": self.guid("location:Sanctioned countries"),
+                    "deletedDateTime": None,
                     "displayName": "Sanctioned countries",
                     "modifiedDateTime": self.stamp(90),
                     "createdDateTime": self.stamp(400),
@@ -374,8 +360,10 @@ def _ca(
 def _ordered_policy(policy: GraphObject) -> GraphObject:
     order = (
         "id",
+        "deletedDateTime",
         "templateId",
         "displayName",
+        "description",
         "createdDateTime",
         "modifiedDateTime",
         "state",
@@ -383,5 +371,8 @@ def _ordered_policy(policy: GraphObject) -> GraphObject:
         "conditions",
         "grantControls",
     )
-    policy.setdefault("templateId", None)
+    # deletedDateTime (from the v1.0 base type policyDeletableItem) and description are
+    # declared on conditionalAccessPolicy and null unless set.
+    for name in ("templateId", "deletedDateTime", "description"):
+        policy.setdefault(name, None)
     return {key: policy[key] for key in order}

@@ -779,9 +779,15 @@ def _msi_get(emulator: Emulator, headers: dict[str, str] | None = None, **params
 
 
 def test_app_service_response_has_string_expires_on_and_client_id(emulator: Emulator) -> None:
+    before = int(time.time())
     body = _msi_get(emulator, {"X-IDENTITY-HEADER": IDENTITY_HEADER}, client_id=USER_MI.client_id).json()
+    after = int(time.time())
     assert set(body) == {"access_token", "expires_on", "resource", "token_type", "client_id"}
-    assert body["expires_on"] == str(_decode(emulator, body["access_token"])["exp"])
+    # expires_on is on the host's clock (MSAL subtracts the host's time from it); the token's own
+    # exp is on the tenant clock. Both carry the configured lifetime.
+    claims = _decode(emulator, body["access_token"])
+    assert before + LIFETIME <= int(body["expires_on"]) <= after + LIFETIME
+    assert claims["exp"] - claims["iat"] == LIFETIME
     assert (body["client_id"], body["token_type"]) == (USER_MI.client_id, "Bearer")
 
 

@@ -51,7 +51,8 @@ class RunningEmulator:
 
     def http(self, **options: Any) -> httpx.Client:
         """An HTTPS client that trusts only the emulator's CA."""
-        return httpx.Client(verify=self.ssl_context(), timeout=60, **options)
+        options.setdefault("timeout", 60)
+        return httpx.Client(verify=self.ssl_context(), **options)
 
     def token(self, client: str = "secret") -> str:
         """An app-only Graph token for one of the info file's secret clients (cached)."""
