@@ -266,7 +266,7 @@ class GraphService:
             endpoint,
             self.tokens,
             request.version,
-            f"{request.version}/{request.path}",
+            f"{request.version}/{request.path.strip('/')}",
         )
         resolved = endpoint.resolve(self.tenant, params)
         identifier = params.get("instance") or params.get("id") or params.get("appId") or ""
