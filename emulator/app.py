@@ -31,6 +31,7 @@ from emulator.graph.service import GraphService
 from emulator.identity.federation import mint_federated_token
 from emulator.identity.routes import IdentityContext, identity_routes
 from emulator.identity.tokens import TokenIssuer
+from emulator.server import write_file
 from emulator.stats import Stats
 from emulator.tenant.fixed import SERVICE_ACCOUNT_SUBJECT
 from emulator.tenant.ground_truth import GroundTruth
@@ -105,14 +106,14 @@ class Emulator:
         certificate = materials["certificate"]
         assert certificate.certificate is not None
         assert certificate.private_key is not None
-        cert_path = _write(directory / "client-certificate.pem", certificate_pem(certificate.certificate))
-        key_path = _write(
+        cert_path = write_file(directory / "client-certificate.pem", certificate_pem(certificate.certificate))
+        key_path = write_file(
             directory / "client-certificate-key.pem",
             private_key_pem(certificate.private_key),
             private=True,
         )
         pfx_password = secrets.token_urlsafe(12)
-        pfx_path = _write(
+        pfx_path = write_file(
             directory / "client-certificate.pfx",
             pkcs12.serialize_key_and_certificates(
                 b"entra-monitor",
@@ -127,11 +128,13 @@ class Emulator:
         assert sni.certificate is not None
         assert sni.private_key is not None
         assert sni.issuer_certificate is not None
-        sni_cert = _write(
+        sni_cert = write_file(
             directory / "subject-name-certificate.pem",
             certificate_pem(sni.certificate) + certificate_pem(sni.issuer_certificate),
         )
-        sni_key = _write(directory / "subject-name-key.pem", private_key_pem(sni.private_key), private=True)
+        sni_key = write_file(
+            directory / "subject-name-key.pem", private_key_pem(sni.private_key), private=True
+        )
         token_file = directory / "federated-token"
         self.refresh_federated_token(token_file)
         registry = self.tenant.registry
@@ -214,7 +217,7 @@ class Emulator:
             lifetime_seconds=FEDERATED_TOKEN_LIFETIME,
         )
         temporary = path.with_suffix(".tmp")
-        _write(temporary, token.encode(), private=True)
+        write_file(temporary, token.encode(), private=True)
         os.replace(temporary, path)
 
     async def rotate_federated_token(self, path: Path) -> None:
@@ -223,16 +226,9 @@ class Emulator:
             self.refresh_federated_token(path)
 
 
-def _write(path: Path, data: bytes, private: bool = False) -> Path:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600 if private else 0o644)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-    return path
-
-
 def write_info_file(path: Path, info: dict[str, Any]) -> None:
     """The info file holds client secrets: readable by its owner only, replaced atomically."""
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_suffix(".tmp")
-    _write(temporary, json.dumps(info, indent=2).encode() + b"\n", private=True)
+    write_file(temporary, json.dumps(info, indent=2).encode() + b"\n", private=True)
     os.replace(temporary, path)

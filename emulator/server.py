@@ -45,14 +45,16 @@ def create_tls_files(directory: Path, host: str = "127.0.0.1") -> TlsFiles:
     )
     files.ca_bundle.write_bytes(authority.pem())
     files.certificate.write_bytes(server.certificate_pem() + authority.pem())
-    _write_private(files.key, server.key_pem())
+    write_file(files.key, server.key_pem(), private=True)
     return files
 
 
-def _write_private(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+def write_file(path: Path, data: bytes, private: bool = False) -> Path:
+    """Write ``data``; a private file (keys, secrets) is readable by its owner only from the start."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600 if private else 0o644)
     with os.fdopen(fd, "wb") as handle:
         handle.write(data)
+    return path
 
 
 def bind(host: str, port: int) -> socket.socket:

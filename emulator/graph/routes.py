@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -39,27 +40,36 @@ def _base_url(request: Request) -> str:
     return str(request.base_url).rstrip("/")
 
 
+@dataclass(frozen=True)
+class _Exchange:
+    """One HTTP request's ids, fixed when it arrives (after any injected latency)."""
+
+    request_id: str
+    client_request_id: str | None
+
+
+async def _arrive(service: GraphService, request: Request) -> _Exchange:
+    await asyncio.sleep(service.faults.latency())
+    return _Exchange(new_request_id(), request.headers.get("client-request-id"))
+
+
+def _refuse(service: GraphService, exchange: _Exchange, error: GraphError, name: str) -> Response:
+    """Answer a request refused before it reached an endpoint (token, method, batch payload)."""
+    service.stats.record(name, error.status)
+    result = GraphResult(error.status, error, dict(error.headers))
+    return _respond(service, result, exchange.request_id, exchange.client_request_id)
+
+
 def _graph_endpoint(service: GraphService, version: str) -> Callable[[Request], Any]:
     async def endpoint(request: Request) -> Response:
-        await asyncio.sleep(service.faults.latency())
-        request_id = new_request_id()
-        client_request_id = request.headers.get("client-request-id")
+        exchange = await _arrive(service, request)
         try:
             claims = service.authenticate(request.headers)
-            if request.method != "GET":
-                raise GraphError(
-                    405,
-                    "Request_BadRequest",
-                    "Specified HTTP method is not allowed for the request target.",
-                )
         except GraphError as error:
-            service.stats.record("unauthenticated" if error.status == 401 else "method", error.status)
-            return _respond(
-                service,
-                GraphResult(error.status, error, dict(error.headers)),
-                request_id,
-                client_request_id,
-            )
+            return _refuse(service, exchange, error, "unauthenticated")
+        if request.method != "GET":
+            message = "Specified HTTP method is not allowed for the request target."
+            return _refuse(service, exchange, GraphError(405, "Request_BadRequest", message), "method")
         graph_request = GraphRequest(
             version=version,
             path=request.path_params["path"],
@@ -69,7 +79,7 @@ def _graph_endpoint(service: GraphService, version: str) -> Callable[[Request], 
         )
         result = await asyncio.to_thread(service.execute, graph_request, claims, top_level=True)
         service.stats.record(result.endpoint, result.status, result.items)
-        return _respond(service, result, request_id, client_request_id)
+        return _respond(service, result, exchange.request_id, exchange.client_request_id)
 
     return endpoint
 
@@ -129,25 +139,19 @@ class ConnectionDropped(Exception):  # noqa: N818 - it is an event, not an error
 
 def _batch_endpoint(service: GraphService, version: str) -> Callable[[Request], Any]:
     async def endpoint(request: Request) -> Response:
-        await asyncio.sleep(service.faults.latency())
-        request_id = new_request_id()
-        client_request_id = request.headers.get("client-request-id")
+        exchange = await _arrive(service, request)
         try:
             claims = service.authenticate(request.headers)
             steps = _read_batch(await request.body())
         except GraphError as error:
-            service.stats.record("$batch", error.status)
-            return _respond(
-                service,
-                GraphResult(error.status, error, dict(error.headers)),
-                request_id,
-                client_request_id,
-            )
+            return _refuse(service, exchange, error, "$batch")
         base = _base_url(request)
-        responses = await asyncio.to_thread(_run_batch, service, version, base, steps, claims, request_id)
+        responses = await asyncio.to_thread(
+            _run_batch, service, version, base, steps, claims, exchange.request_id
+        )
         service.stats.record("$batch", 200, len(responses))
-        body = {"responses": responses}
-        return _respond(service, GraphResult(200, body, {}, "$batch"), request_id, client_request_id)
+        result = GraphResult(200, {"responses": responses}, {}, "$batch")
+        return _respond(service, result, exchange.request_id, exchange.client_request_id)
 
     return endpoint
 

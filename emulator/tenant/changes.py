@@ -10,11 +10,11 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from emulator.ids import format_ticks, guid_bytes_le, opaque_id, to_ticks
+from emulator.ids import format_ticks, to_ticks
 from emulator.tenant import catalog
 from emulator.tenant.base import GraphObject
 from emulator.tenant.model import Tenant
-from emulator.tenant.objects import key_credential, password_credential
+from emulator.tenant.objects import delegated_grant, key_credential, password_credential
 from emulator.tenant.signins import FAILURES, RiskProfile, _EventFields
 
 
@@ -105,17 +105,9 @@ def inject_grant(tenant: Tenant, spec: dict[str, Any]) -> GraphObject:
     principal = spec.get("principalId")
     if consent not in ("AllPrincipals", "Principal") or (consent == "Principal") != bool(principal):
         raise ChangeError("consentType Principal needs principalId; AllPrincipals must not have one")
-    parts = [guid_bytes_le(client["id"]), guid_bytes_le(resource_id)]
-    if principal:
-        parts.append(guid_bytes_le(str(principal)))
-    grant = {
-        "clientId": client["id"],
-        "consentType": consent,
-        "id": opaque_id(*parts),
-        "principalId": str(principal).lower() if principal else None,
-        "resourceId": resource_id,
-        "scope": _text(spec, "scope"),
-    }
+    grant = delegated_grant(
+        client["id"], resource_id, _text(spec, "scope"), str(principal).lower() if principal else None
+    )
     if tenant.grants.get(grant["id"]) is not None:
         raise ChangeError(
             f"a grant {grant['id']} already exists for that client, resource and principal", 409

@@ -12,13 +12,13 @@ import math
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 
-from emulator.ids import decode_opaque_id, guid_bytes_le, guid_from_bytes_le, iso, mix64, opaque_id
+from emulator.ids import decode_opaque_id, guid_from_bytes_le, iso, mix64
 from emulator.odata.filter import Node
 from emulator.tenant import catalog
 from emulator.tenant.base import Collection, GraphObject, IndexedCollection, Key, TenantContext
 from emulator.tenant.directory import Applications, People
 from emulator.tenant.fixed import FixedObjects
-from emulator.tenant.objects import random_guid
+from emulator.tenant.objects import app_role_assignment, delegated_grant, random_guid
 from emulator.tenant.plants import PlantPlan
 
 HIGH_PRIVILEGE_SCOPES = ("Directory.ReadWrite.All", "Mail.ReadWrite", "Files.ReadWrite.All")
@@ -88,17 +88,7 @@ class Consents:
             principal = self._people.person(user).id
             resource = self.graph_sp["id"]
             scope = " ".join(rng.sample(["User.Read", "Calendars.Read", "Mail.Read", "offline_access"], 2))
-        parts = [guid_bytes_le(client_id), guid_bytes_le(resource)]
-        if principal is not None:
-            parts.append(guid_bytes_le(principal))
-        return {
-            "clientId": client_id,
-            "consentType": "Principal" if principal else "AllPrincipals",
-            "id": opaque_id(*parts),
-            "principalId": principal,
-            "resourceId": resource,
-            "scope": scope,
-        }
+        return delegated_grant(client_id, resource, scope, principal)
 
     def _grant_index(self, grant_id: str) -> int | None:
         raw = decode_opaque_id(grant_id)
@@ -138,23 +128,12 @@ class Consents:
         values = rng.sample(catalog.ORDINARY_APP_ROLES, count)
         if self._plan.service_principal_plants.get(index) == "high-privilege-app-role":
             values.append(rng.choice(HIGH_PRIVILEGE_APP_ROLES))
-        principal = guid_bytes_le(sp["id"])
         assignments = []
         for number, value in enumerate(values):
-            created = self._context.ago(days=rng.uniform(30, 700)).replace(microsecond=0)
-            assignments.append(
-                {
-                    "id": opaque_id(principal, rng.randbytes(15) + bytes([number])),
-                    "deletedDateTime": None,
-                    "appRoleId": catalog.APP_ROLES_BY_VALUE[value].id,
-                    "createdDateTime": iso(created),
-                    "principalDisplayName": sp["displayName"],
-                    "principalId": sp["id"],
-                    "principalType": "ServicePrincipal",
-                    "resourceDisplayName": "Microsoft Graph",
-                    "resourceId": self.graph_sp["id"],
-                }
-            )
+            created = self._context.ago(days=rng.uniform(30, 700))
+            unique = rng.randbytes(15) + bytes([number])
+            role = catalog.APP_ROLES_BY_VALUE[value].id
+            assignments.append(app_role_assignment(sp, self.graph_sp, role, created, unique))
         return assignments
 
     def assignments_to(self, resource_id: str) -> AssignedTo:

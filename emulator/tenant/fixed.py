@@ -37,12 +37,14 @@ from emulator.identity.registry import (
     ManagedIdentity,
     SubjectNameTrust,
 )
-from emulator.ids import guid_bytes_le, iso, opaque_id
+from emulator.ids import iso
 from emulator.tenant import catalog
 from emulator.tenant.base import GraphObject, TenantContext
 from emulator.tenant.objects import (
     app_role,
+    app_role_assignment,
     application,
+    delegated_grant,
     key_credential,
     password_credential,
     permission_scope,
@@ -206,23 +208,10 @@ class FixedBuilder:
 
     def _grant_app_roles(self, sp: GraphObject, values: tuple[str, ...]) -> None:
         for number, value in enumerate(values):
-            permission = catalog.APP_ROLES_BY_VALUE[value]
+            created = self.context.ago(days=300 - number)
+            unique = self._rng.randbytes(15) + bytes([number])
             self.fixed.app_role_assignments.append(
-                {
-                    "id": base64.urlsafe_b64encode(
-                        bytes.fromhex(sp["id"].replace("-", "")) + self._rng.randbytes(15) + bytes([number])
-                    )
-                    .rstrip(b"=")
-                    .decode(),
-                    "deletedDateTime": None,
-                    "appRoleId": permission.id,
-                    "createdDateTime": iso(self.context.ago(days=300 - number).replace(microsecond=0)),
-                    "principalDisplayName": sp["displayName"],
-                    "principalId": sp["id"],
-                    "principalType": "ServicePrincipal",
-                    "resourceDisplayName": "Microsoft Graph",
-                    "resourceId": self._graph_sp["id"],
-                }
+                app_role_assignment(sp, self._graph_sp, catalog.APP_ROLES_BY_VALUE[value].id, created, unique)
             )
 
     def _window(self, start_days_ago: float, lifetime_days: float) -> tuple[datetime, datetime]:
@@ -447,14 +436,11 @@ class PlatformBuilder:
             sp, ("Calendars.ReadWrite", "OnlineMeetings.ReadWrite.All", "User.Read.All")
         )
         self.builder.fixed.grants.append(
-            {
-                "clientId": sp["id"],
-                "consentType": "AllPrincipals",
-                "id": _grant_id(sp["id"], self.builder._graph_sp["id"]),
-                "principalId": None,
-                "resourceId": self.builder._graph_sp["id"],
-                "scope": "openid profile offline_access User.Read Calendars.ReadWrite Mail.ReadWrite",
-            }
+            delegated_grant(
+                sp["id"],
+                self.builder._graph_sp["id"],
+                "openid profile offline_access User.Read Calendars.ReadWrite Mail.ReadWrite",
+            )
         )
 
     def _portal_and_api(self) -> None:
@@ -464,14 +450,7 @@ class PlatformBuilder:
             if name == "Platform Management Portal":
                 self.builder.fixed.interactive_app_ids.append(sp["appId"])
                 self.builder.fixed.grants.append(
-                    {
-                        "clientId": sp["id"],
-                        "consentType": "AllPrincipals",
-                        "id": _grant_id(sp["id"], self.builder._graph_sp["id"]),
-                        "principalId": None,
-                        "resourceId": self.builder._graph_sp["id"],
-                        "scope": "openid profile User.Read",
-                    }
+                    delegated_grant(sp["id"], self.builder._graph_sp["id"], "openid profile User.Read")
                 )
 
     def _saml_app(
@@ -548,10 +527,3 @@ class PlatformBuilder:
             )
         )
         self.builder._add_service_principal(sp)
-
-
-def _grant_id(client_id: str, resource_id: str, principal_id: str | None = None) -> str:
-    parts = [guid_bytes_le(client_id), guid_bytes_le(resource_id)]
-    if principal_id:
-        parts.append(guid_bytes_le(principal_id))
-    return opaque_id(*parts)

@@ -15,7 +15,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from emulator.ids import iso
+from emulator.ids import guid_bytes_le, iso, opaque_id
 
 GraphObject = dict[str, Any]
 
@@ -419,3 +419,41 @@ def _from_template(template: GraphObject, type_name: str, values: dict[str, Any]
     if unknown:
         raise KeyError(f"not {type_name} properties: {sorted(unknown)}")
     return {**template, **values}
+
+
+def delegated_grant(
+    client_id: str, resource_id: str, scope: str, principal_id: str | None = None
+) -> GraphObject:
+    """An ``oAuth2PermissionGrant``; its id is what Entra uses: the client's, resource's and
+    (for a per-user grant) the principal's GUID bytes, base64url without padding."""
+    parts = [guid_bytes_le(client_id), guid_bytes_le(resource_id)]
+    if principal_id is not None:
+        parts.append(guid_bytes_le(principal_id))
+    return {
+        "clientId": client_id,
+        "consentType": "AllPrincipals" if principal_id is None else "Principal",
+        "id": opaque_id(*parts),
+        "principalId": principal_id,
+        "resourceId": resource_id,
+        "scope": scope,
+    }
+
+
+def app_role_assignment(
+    principal: GraphObject, resource: GraphObject, app_role_id: str, created: datetime, unique: bytes
+) -> GraphObject:
+    """An application permission held by a service principal; the id starts with the
+    principal's GUID bytes (so the principal can be found from it) followed by 16 ``unique`` bytes."""
+    if len(unique) != 16:
+        raise ValueError("an assignment id needs 16 unique bytes")
+    return {
+        "id": opaque_id(guid_bytes_le(principal["id"]), unique),
+        "deletedDateTime": None,
+        "appRoleId": app_role_id,
+        "createdDateTime": iso(created.replace(microsecond=0)),
+        "principalDisplayName": principal["displayName"],
+        "principalId": principal["id"],
+        "principalType": "ServicePrincipal",
+        "resourceDisplayName": resource["displayName"],
+        "resourceId": resource["id"],
+    }

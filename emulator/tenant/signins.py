@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from emulator.ids import TICKS_PER_SECOND, format_ticks, to_ticks
-from emulator.odata.filter import Node, required_values, time_bounds
+from emulator.odata.filter import Node, parse_datetime_ticks, required_values, time_bounds
 from emulator.tenant import catalog
 from emulator.tenant.base import Collection, GraphObject, Key, TenantContext
 from emulator.tenant.directory import People
@@ -118,7 +118,7 @@ class SignInLog(Collection):
 
     def inject(self, sign_in: GraphObject) -> None:
         """Add an event that happened now (run time); it sorts before every generated event."""
-        key = (-to_ticks_text(sign_in["createdDateTime"]), INJECTED, -len(self._injected))
+        key = (-parse_datetime_ticks(sign_in["createdDateTime"]), INJECTED, -len(self._injected))
         self._injected.append((key, sign_in))
         self._injected.sort(key=lambda item: item[0])
 
@@ -299,12 +299,6 @@ def _V1_EVENT_TYPES(risk: RiskProfile) -> tuple[str, ...]:  # noqa: N802 - reads
     """The deprecated v1.0 ``riskEventTypes`` enum only knows some detection names."""
     known = {"unlikelyTravel", "anonymizedIPAddress", "maliciousIPAddress", "unfamiliarFeatures"}
     return tuple(name for name in risk.event_types if name in known)
-
-
-def to_ticks_text(text: str) -> int:
-    from emulator.odata.filter import parse_datetime_ticks
-
-    return parse_datetime_ticks(text)
 
 
 def beta_view(sign_in: GraphObject, context: TenantContext) -> GraphObject:
