@@ -5,6 +5,30 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping
 
+from emulator.graph.capabilities import (
+    APP_FILTERS,
+    APPLICATION_READERS,
+    AUDIT_READERS,
+    BETA_SIGN_IN_FILTERS,
+    CONDITIONAL_ACCESS_READERS,
+    DETECTION_FILTERS,
+    GRANT_READERS,
+    GROUP_DEFAULT_PROPERTIES,
+    GROUP_FILTERS,
+    GROUP_READERS,
+    LOCATION_FILTERS,
+    POLICY_FILTERS,
+    POLICY_READERS,
+    REVIEW_READERS,
+    RISK_EVENT_READERS,
+    RISKY_USER_FILTERS,
+    RISKY_USER_READERS,
+    SIGN_IN_FILTERS,
+    SP_FILTERS,
+    USER_DEFAULT_PROPERTIES,
+    USER_FILTERS,
+    USER_READERS,
+)
 from emulator.graph.endpoint import (
     Endpoint,
     Resolved,
@@ -14,231 +38,6 @@ from emulator.graph.endpoint import (
 )
 from emulator.tenant.base import Collection, GraphObject, ListCollection
 from emulator.tenant.model import Tenant
-
-APPLICATION_READERS = frozenset(
-    {
-        "Application.Read.All",
-        "Application.ReadWrite.OwnedBy",
-        "Application.ReadWrite.All",
-        "Directory.Read.All",
-        "Directory.ReadWrite.All",
-    }
-)
-GRANT_READERS = frozenset(
-    {
-        "Directory.Read.All",
-        "DelegatedPermissionGrant.Read.All",
-        "DelegatedPermissionGrant.ReadWrite.All",
-        "Directory.ReadWrite.All",
-    }
-)
-USER_READERS = frozenset(
-    {"User.Read.All", "User.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"}
-)
-GROUP_READERS = frozenset(
-    {
-        "GroupMember.Read.All",
-        "Group.Read.All",
-        "Group.ReadWrite.All",
-        "Directory.Read.All",
-        "Directory.ReadWrite.All",
-    }
-)
-AUDIT_READERS = frozenset({"AuditLog.Read.All", "Directory.Read.All"})
-RISKY_USER_READERS = frozenset({"IdentityRiskyUser.Read.All", "IdentityRiskyUser.ReadWrite.All"})
-RISK_EVENT_READERS = frozenset({"IdentityRiskEvent.Read.All", "IdentityRiskEvent.ReadWrite.All"})
-POLICY_READERS = frozenset(
-    {
-        "Policy.Read.All",
-        "Policy.Read.ApplicationConfiguration",
-        "Policy.ReadWrite.ApplicationConfiguration",
-    }
-)
-CONDITIONAL_ACCESS_READERS = frozenset(
-    {"Policy.Read.All", "Policy.Read.ConditionalAccess", "Policy.ReadWrite.ConditionalAccess"}
-)
-REVIEW_READERS = frozenset(
-    {"AccessReview.Read.All", "AccessReview.ReadWrite.All", "AccessReview.ReadWrite.Membership"}
-)
-
-_APP_FILTERS = {
-    "id": "eq in",
-    "appId": "eq in startsWith",
-    "displayName": "eq in startsWith ge le",
-    "publisherDomain": "eq in startsWith ge le",
-    "signInAudience": "eq in",
-    "createdDateTime": "eq in ge le",
-    "identifierUris": "any eq startsWith",
-    "tags": "any eq startsWith",
-    "keyCredentials": "any",
-    "keyCredentials/keyId": "eq",
-    "keyCredentials/endDateTime": "eq ge le",
-    "passwordCredentials": "any",
-    "passwordCredentials/endDateTime": "eq ge le",
-}
-_SP_FILTERS = {
-    **{
-        key: value
-        for key, value in _APP_FILTERS.items()
-        if key not in ("publisherDomain", "createdDateTime", "identifierUris")
-    },
-    "accountEnabled": "eq in",
-    "appOwnerOrganizationId": "eq ge le",
-    "appRoleAssignmentRequired": "eq",
-    "servicePrincipalType": "eq in",
-    "servicePrincipalNames": "any eq startsWith ge le",
-    "preferredSingleSignOnMode": "eq in",
-}
-_SIGN_IN_FILTERS = {
-    "appDisplayName": "eq startsWith",
-    "appId": "eq",
-    "clientAppUsed": "eq",
-    "conditionalAccessStatus": "eq",
-    "correlationId": "eq",
-    "createdDateTime": "eq le ge lt gt",
-    "deviceDetail/browser": "eq startsWith",
-    "deviceDetail/operatingSystem": "eq startsWith",
-    "id": "eq",
-    "ipAddress": "eq startsWith",
-    "location/city": "eq startsWith",
-    "location/state": "eq startsWith",
-    "location/countryOrRegion": "eq startsWith",
-    "resourceDisplayName": "eq",
-    "resourceId": "eq",
-    "riskDetail": "eq",
-    "riskEventTypes_v2": "any eq startsWith",
-    "riskLevelAggregated": "eq",
-    "riskLevelDuringSignIn": "eq",
-    "riskState": "eq",
-    "status/errorCode": "eq",
-    "userDisplayName": "eq startsWith",
-    "userId": "eq",
-    "userPrincipalName": "eq startsWith",
-}
-_BETA_SIGN_IN_FILTERS = {
-    **_SIGN_IN_FILTERS,
-    "signInEventTypes": "any eq ne",
-    "authenticationRequirement": "eq startsWith",
-    "servicePrincipalId": "eq startsWith",
-    "servicePrincipalName": "eq startsWith",
-    "originalRequestId": "eq",
-    "conditionalAccessAudiences": "any eq",
-}
-
-
-_USER_FILTERS = {
-    "id": "eq in",
-    "displayName": "eq in startsWith",
-    "userPrincipalName": "eq in startsWith",
-    "mail": "eq in startsWith",
-    "accountEnabled": "eq",
-    "userType": "eq in",
-    "department": "eq in startsWith",
-    "createdDateTime": "ge le",
-}
-_GROUP_FILTERS = {
-    "id": "eq in",
-    "displayName": "eq in startsWith",
-    "mail": "eq in startsWith",
-    "mailNickname": "eq in startsWith",
-    "securityEnabled": "eq",
-    "mailEnabled": "eq",
-    "isAssignableToRole": "eq",
-}
-_RISKY_USER_FILTERS = {
-    "id": "eq",
-    "riskLevel": "eq",
-    "riskState": "eq",
-    "riskDetail": "eq",
-    "userPrincipalName": "eq startsWith",
-    "userDisplayName": "eq startsWith",
-    "riskLastUpdatedDateTime": "eq ge le gt lt",
-    "isDeleted": "eq",
-    "isProcessing": "eq",
-}
-_DETECTION_FILTERS = {
-    "id": "eq",
-    "riskEventType": "eq",
-    "riskLevel": "eq",
-    "riskState": "eq",
-    "riskDetail": "eq",
-    "userId": "eq",
-    "userPrincipalName": "eq startsWith",
-    "requestId": "eq",
-    "correlationId": "eq",
-    "ipAddress": "eq startsWith",
-    "source": "eq",
-    "activity": "eq",
-    "detectionTimingType": "eq",
-    "detectedDateTime": "eq ge le gt lt",
-    "activityDateTime": "eq ge le gt lt",
-}
-_POLICY_FILTERS = {
-    "id": "eq",
-    "displayName": "eq startsWith",
-    "state": "eq",
-    "createdDateTime": "ge le",
-    "modifiedDateTime": "ge le",
-}
-_LOCATION_FILTERS = {
-    "id": "eq",
-    "displayName": "eq startsWith",
-    "createdDateTime": "ge le",
-    "modifiedDateTime": "ge le",
-}
-# What ``GET /users`` returns without ``$select`` (everything else must be selected).
-USER_DEFAULT_PROPERTIES = (
-    "businessPhones",
-    "displayName",
-    "givenName",
-    "jobTitle",
-    "mail",
-    "mobilePhone",
-    "officeLocation",
-    "preferredLanguage",
-    "surname",
-    "userPrincipalName",
-    "id",
-)
-
-
-# What ``GET /groups`` returns without ``$select`` (the group-get doc example; allowExternalSenders,
-# assignedLicenses, unseenCount and the rest are "returned only on $select").
-GROUP_DEFAULT_PROPERTIES = (
-    "id",
-    "deletedDateTime",
-    "classification",
-    "createdDateTime",
-    "description",
-    "displayName",
-    "expirationDateTime",
-    "groupTypes",
-    "isAssignableToRole",
-    "mail",
-    "mailEnabled",
-    "mailNickname",
-    "membershipRule",
-    "membershipRuleProcessingState",
-    "onPremisesDomainName",
-    "onPremisesLastSyncDateTime",
-    "onPremisesNetBiosName",
-    "onPremisesSamAccountName",
-    "onPremisesSecurityIdentifier",
-    "onPremisesSyncEnabled",
-    "preferredDataLocation",
-    "preferredLanguage",
-    "proxyAddresses",
-    "renewedDateTime",
-    "resourceBehaviorOptions",
-    "resourceProvisioningOptions",
-    "securityEnabled",
-    "securityIdentifier",
-    "theme",
-    "uniqueName",
-    "visibility",
-    "onPremisesProvisioningErrors",
-    "serviceProvisioningErrors",
-)
 
 
 def _collection(attribute: str) -> Resolver:
@@ -432,7 +231,7 @@ def _endpoints() -> list[Endpoint]:
             "applications",
             _collection("applications"),
             context="applications",
-            filters=directory_capabilities(_APP_FILTERS),
+            filters=directory_capabilities(APP_FILTERS),
             count_supported=True,
         ),
         app(
@@ -442,7 +241,7 @@ def _endpoints() -> list[Endpoint]:
             context="",
             is_collection=False,
             count_supported=True,
-            filters=directory_capabilities(_APP_FILTERS),
+            filters=directory_capabilities(APP_FILTERS),
         ),
         app(
             "applications.byAppId",
@@ -463,7 +262,7 @@ def _endpoints() -> list[Endpoint]:
             "servicePrincipals",
             _collection("service_principals"),
             context="servicePrincipals",
-            filters=directory_capabilities(_SP_FILTERS),
+            filters=directory_capabilities(SP_FILTERS),
             count_supported=True,
         ),
         sp(
@@ -473,7 +272,7 @@ def _endpoints() -> list[Endpoint]:
             context="",
             is_collection=False,
             count_supported=True,
-            filters=directory_capabilities(_SP_FILTERS),
+            filters=directory_capabilities(SP_FILTERS),
         ),
         assignment(
             "servicePrincipals.appRoleAssignedTo",
@@ -533,7 +332,7 @@ def _endpoints() -> list[Endpoint]:
             _collection("users"),
             context="users",
             count_supported=True,
-            filters=directory_capabilities(_USER_FILTERS),
+            filters=directory_capabilities(USER_FILTERS),
         ),
         user("users.item", "users/{id}", _item("users"), context="users/$entity", is_collection=False),
         group(
@@ -542,7 +341,7 @@ def _endpoints() -> list[Endpoint]:
             _collection("groups"),
             context="groups",
             count_supported=True,
-            filters=directory_capabilities(_GROUP_FILTERS),
+            filters=directory_capabilities(GROUP_FILTERS),
         ),
         group(
             "groups.item",
@@ -556,14 +355,14 @@ def _endpoints() -> list[Endpoint]:
             "auditLogs/signIns",
             _collection("sign_ins"),
             context="auditLogs/signIns",
-            filters=capabilities(_SIGN_IN_FILTERS),
+            filters=capabilities(SIGN_IN_FILTERS),
         ),
         sign_ins(
             "signIns",
             "auditLogs/signIns",
             _collection("sign_ins"),
             context="auditLogs/signIns",
-            filters=capabilities(_BETA_SIGN_IN_FILTERS),
+            filters=capabilities(BETA_SIGN_IN_FILTERS),
             versions=frozenset({"beta"}),
         ),
         sign_ins(
@@ -595,7 +394,7 @@ def _endpoints() -> list[Endpoint]:
             entity_type="riskyUser",
             permissions=(RISKY_USER_READERS,),
             context="identityProtection/riskyUsers",
-            filters=capabilities(_RISKY_USER_FILTERS),
+            filters=capabilities(RISKY_USER_FILTERS),
         ),
         protection(
             "riskyUsers.item",
@@ -613,7 +412,7 @@ def _endpoints() -> list[Endpoint]:
             entity_type="riskDetection",
             permissions=(RISK_EVENT_READERS,),
             context="identityProtection/riskDetections",
-            filters=capabilities(_DETECTION_FILTERS),
+            filters=capabilities(DETECTION_FILTERS),
         ),
         protection(
             "riskDetections.item",
@@ -653,7 +452,7 @@ def _endpoints() -> list[Endpoint]:
             _collection("conditional_access_policies"),
             entity_type="conditionalAccessPolicy",
             context="identity/conditionalAccess/policies",
-            filters=capabilities(_POLICY_FILTERS),
+            filters=capabilities(POLICY_FILTERS),
             count_supported=True,
         ),
         access(
@@ -670,7 +469,7 @@ def _endpoints() -> list[Endpoint]:
             _collection("named_locations"),
             entity_type="namedLocation",
             context="identity/conditionalAccess/namedLocations",
-            filters=capabilities(_LOCATION_FILTERS),
+            filters=capabilities(LOCATION_FILTERS),
             count_supported=True,
             select_types=locations,
         ),

@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import base64
 import random
 import string
 from dataclasses import dataclass, field
@@ -44,7 +43,6 @@ from emulator.tenant.objects import (
     app_role,
     app_role_assignment,
     application,
-    delegated_grant,
     key_credential,
     password_credential,
     permission_scope,
@@ -89,10 +87,10 @@ class FixedBuilder:
     def __init__(self, context: TenantContext) -> None:
         self.context = context
         self.fixed = FixedObjects()
-        self._rng = context.seeded.rng("fixed")
+        self.rng = context.seeded.rng("fixed")
         self._clients: dict[str, ClientRegistration] = {}
         self._identities: list[ManagedIdentity] = []
-        self._graph_sp: GraphObject = {}
+        self.graph_sp: GraphObject = {}
 
     def guid(self, name: str) -> str:
         return self.context.seeded.named_guid(f"fixed:{name}")
@@ -101,6 +99,8 @@ class FixedBuilder:
         self._microsoft()
         self._monitor_clients()
         self._managed_identities()
+        from emulator.tenant.platform import PlatformBuilder  # it builds on this builder
+
         PlatformBuilder(self).build()
         issuer = FederatedIssuer(
             issuer=self.federated_issuer_url,
@@ -155,14 +155,14 @@ class FixedBuilder:
                     "verifiedPublisherId": None,
                 },
             )
-            self._add_service_principal(sp)
+            self.add_service_principal(sp)
             if app.interactive:
                 self.fixed.interactive_app_ids.append(app.app_id)
-        self._graph_sp = self.fixed.by_name["Microsoft Graph"]
+        self.graph_sp = self.fixed.by_name["Microsoft Graph"]
 
     # -- helpers ---------------------------------------------------------------------------
 
-    def _add_service_principal(self, sp: GraphObject) -> None:
+    def add_service_principal(self, sp: GraphObject) -> None:
         self.fixed.service_principals.append(sp)
         self.fixed.by_name[sp["displayName"]] = sp
 
@@ -170,7 +170,7 @@ class FixedBuilder:
         head = "".join(rng.choice(string.ascii_letters + string.digits) for _ in range(3))
         return head + "8Q~" + "".join(rng.choice(_SECRET_ALPHABET) for _ in range(34))
 
-    def _registration(
+    def registration(
         self,
         name: str,
         *,
@@ -203,30 +203,30 @@ class FixedBuilder:
             tags=["WindowsAzureActiveDirectoryIntegratedApp", *(tags or [])],
         )
         self.fixed.applications.append(app)
-        self._add_service_principal(sp)
+        self.add_service_principal(sp)
         return app, sp
 
-    def _grant_app_roles(self, sp: GraphObject, values: tuple[str, ...]) -> None:
+    def grant_app_roles(self, sp: GraphObject, values: tuple[str, ...]) -> None:
         for number, value in enumerate(values):
             created = self.context.ago(days=300 - number)
-            unique = self._rng.randbytes(15) + bytes([number])
+            unique = self.rng.randbytes(15) + bytes([number])
             self.fixed.app_role_assignments.append(
-                app_role_assignment(sp, self._graph_sp, catalog.APP_ROLES_BY_VALUE[value].id, created, unique)
+                app_role_assignment(sp, self.graph_sp, catalog.APP_ROLES_BY_VALUE[value].id, created, unique)
             )
 
-    def _window(self, start_days_ago: float, lifetime_days: float) -> tuple[datetime, datetime]:
+    def window(self, start_days_ago: float, lifetime_days: float) -> tuple[datetime, datetime]:
         start = self.context.ago(days=start_days_ago).replace(microsecond=0)
         return start, start + timedelta(days=lifetime_days)
 
-    def _secret_credential(self, name: str, start: datetime, end: datetime, value: str) -> GraphObject:
+    def secret_credential(self, name: str, start: datetime, end: datetime, value: str) -> GraphObject:
         return password_credential(
-            key_id=random_guid(self._rng), display_name=name, start=start, end=end, hint=value[:3]
+            key_id=random_guid(self.rng), display_name=name, start=start, end=end, hint=value[:3]
         )
 
     def _certificate_credential(
         self, subject: str, certificate: x509.Certificate, start: datetime, end: datetime
     ) -> tuple[GraphObject, str]:
-        key_id = random_guid(self._rng)
+        key_id = random_guid(self.rng)
         return (
             key_credential(
                 key_id=key_id,
@@ -242,9 +242,9 @@ class FixedBuilder:
 
     def _secret_client(self, role: str, name: str, roles: tuple[str, ...], *, enabled: bool = True) -> None:
         value = self._secret_value(self.context.seeded.rng(f"secret:{role}"))
-        start, end = self._window(30, 365)
-        credential = self._secret_credential("monitor secret", start, end, value)
-        _app, sp = self._registration(name, passwords=[credential], account_enabled=enabled)
+        start, end = self.window(30, 365)
+        credential = self.secret_credential("monitor secret", start, end, value)
+        _app, sp = self.registration(name, passwords=[credential], account_enabled=enabled)
         client_id = sp["appId"]
         self._clients[client_id] = ClientRegistration(
             client_id=client_id,
@@ -254,7 +254,7 @@ class FixedBuilder:
             enabled=enabled,
             secrets=(ClientSecret(credential["keyId"], value, start, end),),
         )
-        self._grant_app_roles(sp, roles)
+        self.grant_app_roles(sp, roles)
         self.fixed.client_ids[role] = client_id
         self.fixed.materials[role] = ClientMaterial(secret=value)
 
@@ -274,13 +274,13 @@ class FixedBuilder:
 
     def _certificate_client(self) -> None:
         name = "Entra Compliance Monitor (certificate)"
-        start, end = self._window(30, 365)
+        start, end = self.window(30, 365)
         key = deterministic_rsa_key(f"{self.context.seed}:monitor-certificate")
         certificate = self_signed_certificate(
             key, "entra-compliance-monitor", start, end, serial=self.context.seed + 1
         )
         credential, key_id = self._certificate_credential("entra-compliance-monitor", certificate, start, end)
-        _app, sp = self._registration(name, keys=[credential])
+        _app, sp = self.registration(name, keys=[credential])
         client_id = sp["appId"]
         self._clients[client_id] = ClientRegistration(
             client_id=client_id,
@@ -289,7 +289,7 @@ class FixedBuilder:
             roles=catalog.MONITOR_ROLES,
             certificates=(ClientCertificate(key_id, certificate, start, end),),
         )
-        self._grant_app_roles(sp, catalog.MONITOR_ROLES)
+        self.grant_app_roles(sp, catalog.MONITOR_ROLES)
         self.fixed.client_ids["certificate"] = client_id
         self.fixed.materials["certificate"] = ClientMaterial(certificate=certificate, private_key=key)
 
@@ -310,7 +310,7 @@ class FixedBuilder:
             .not_valid_after(real_now + timedelta(days=365))
             .sign(authority.key, hashes.SHA256())
         )
-        _app, sp = self._registration(name)
+        _app, sp = self.registration(name)
         client_id = sp["appId"]
         self._clients[client_id] = ClientRegistration(
             client_id=client_id,
@@ -319,7 +319,7 @@ class FixedBuilder:
             roles=catalog.MONITOR_ROLES,
             subject_name_trust=SubjectNameTrust(SNI_SUBJECT, authority.certificate),
         )
-        self._grant_app_roles(sp, catalog.MONITOR_ROLES)
+        self.grant_app_roles(sp, catalog.MONITOR_ROLES)
         self.fixed.client_ids["subject-name"] = client_id
         self.fixed.materials["subject-name"] = ClientMaterial(
             certificate=certificate, private_key=key, issuer_certificate=authority.certificate
@@ -327,7 +327,7 @@ class FixedBuilder:
 
     def _federated_client(self) -> None:
         name = "Entra Compliance Monitor (workload identity)"
-        _app, sp = self._registration(name)
+        _app, sp = self.registration(name)
         client_id = sp["appId"]
         self._clients[client_id] = ClientRegistration(
             client_id=client_id,
@@ -338,7 +338,7 @@ class FixedBuilder:
                 FederatedCredential("aks-entra-monitor", self.federated_issuer_url, SERVICE_ACCOUNT_SUBJECT),
             ),
         )
-        self._grant_app_roles(sp, catalog.MONITOR_ROLES)
+        self.grant_app_roles(sp, catalog.MONITOR_ROLES)
         self.fixed.client_ids["federated"] = client_id
         self.fixed.materials["federated"] = ClientMaterial()
 
@@ -366,22 +366,22 @@ class FixedBuilder:
                 displayName=name,
                 keyCredentials=[
                     key_credential(
-                        key_id=random_guid(self._rng),
+                        key_id=random_guid(self.rng),
                         display_name=f"CN={app_id}",
                         start=end - timedelta(days=90),
                         end=end,
-                        thumbprint=self._rng.randbytes(20),
+                        thumbprint=self.rng.randbytes(20),
                     )
                 ],
                 servicePrincipalNames=[
                     app_id,
-                    f"https://identity.azure.net/{self._rng.randbytes(18).hex()}",
+                    f"https://identity.azure.net/{self.rng.randbytes(18).hex()}",
                 ],
                 servicePrincipalType="ManagedIdentity",
                 signInAudience=None,
             )
-            self._add_service_principal(sp)
-            self._grant_app_roles(sp, catalog.MONITOR_ROLES)
+            self.add_service_principal(sp)
+            self.grant_app_roles(sp, catalog.MONITOR_ROLES)
             self._identities.append(
                 ManagedIdentity(
                     client_id=app_id,
@@ -392,138 +392,3 @@ class FixedBuilder:
                 )
             )
             self.fixed.client_ids[role] = app_id
-
-
-class PlatformBuilder:
-    """The seed's platform applications and two SAML gallery applications."""
-
-    def __init__(self, builder: FixedBuilder) -> None:
-        self.builder = builder
-        self.context = builder.context
-
-    def build(self) -> None:
-        self._scim_app()
-        self._calendar_app()
-        self._portal_and_api()
-        self._saml_app("Salesforce", expires_in_days=5.0, old_certificate_expired_days=None)
-        self._saml_app("ServiceNow", expires_in_days=200.0, old_certificate_expired_days=170.0)
-
-    def _certificate(self, name: str, start: datetime, end: datetime) -> GraphObject:
-        rng = self.builder._rng
-        return key_credential(
-            key_id=random_guid(rng),
-            display_name=f"CN={name}",
-            start=start,
-            end=end,
-            thumbprint=rng.randbytes(20),
-        )
-
-    def _scim_app(self) -> None:
-        name = PRODUCTION_APPS[0]
-        start, end = self.builder._window(100, 365)
-        _app, sp = self.builder._registration(
-            name, keys=[self._certificate(name, start, end)], tags=["production"]
-        )
-        # Directory.ReadWrite.All is both high privilege and outside the app's allow-list.
-        self.builder._grant_app_roles(sp, ("User.Read.All", "Group.Read.All", "Directory.ReadWrite.All"))
-
-    def _calendar_app(self) -> None:
-        name = PRODUCTION_APPS[1]
-        start, end = self.builder._window(60, 365)
-        secret = self.builder._secret_credential("calendar secret", start, end, "Cal8Q~")
-        _app, sp = self.builder._registration(name, passwords=[secret], tags=["production"])
-        self.builder._grant_app_roles(
-            sp, ("Calendars.ReadWrite", "OnlineMeetings.ReadWrite.All", "User.Read.All")
-        )
-        self.builder.fixed.grants.append(
-            delegated_grant(
-                sp["id"],
-                self.builder._graph_sp["id"],
-                "openid profile offline_access User.Read Calendars.ReadWrite Mail.ReadWrite",
-            )
-        )
-
-    def _portal_and_api(self) -> None:
-        for name in ("Platform Management Portal", "Platform APIs"):
-            start, end = self.builder._window(90, 365)
-            _app, sp = self.builder._registration(name, keys=[self._certificate(name, start, end)])
-            if name == "Platform Management Portal":
-                self.builder.fixed.interactive_app_ids.append(sp["appId"])
-                self.builder.fixed.grants.append(
-                    delegated_grant(sp["id"], self.builder._graph_sp["id"], "openid profile User.Read")
-                )
-
-    def _saml_app(
-        self, name: str, expires_in_days: float, old_certificate_expired_days: float | None
-    ) -> None:
-        """A SAML app: each signing certificate is a Sign key, a Verify key and a password
-        credential sharing one customKeyIdentifier (graph-facts §1)."""
-        keys: list[GraphObject] = []
-        passwords: list[GraphObject] = []
-        preferred = ""
-        windows = [self.context.ahead(days=expires_in_days)]
-        if old_certificate_expired_days is not None:
-            windows.append(self.context.ago(days=old_certificate_expired_days))
-        for number, end in enumerate(windows):
-            end = end.replace(microsecond=0)
-            start = end - timedelta(days=365)
-            rng = self.builder._rng
-            thumbprint = rng.randbytes(20)
-            custom = base64.b64encode(thumbprint).decode()
-            sign_id, verify_id = random_guid(rng), random_guid(rng)
-            subject = f"Microsoft Azure Federated SSO Certificate ({name})"
-            for usage, key_id in (("Sign", sign_id), ("Verify", verify_id)):
-                keys.append(
-                    key_credential(
-                        key_id=key_id,
-                        display_name=f"CN={subject}",
-                        start=start,
-                        end=end,
-                        thumbprint=thumbprint,
-                        usage=usage,
-                    )
-                )
-            passwords.append(
-                password_credential(
-                    key_id=sign_id,
-                    display_name=f"CN={subject}",
-                    start=start,
-                    end=end,
-                    hint=None,
-                    custom_key_identifier=custom,
-                )
-            )
-            if number == 0:
-                preferred = thumbprint.hex().upper()
-        app_id = self.builder.guid(f"{name}/appId")
-        sp = service_principal(
-            id=self.builder.guid(f"{name}/servicePrincipal"),
-            appDisplayName=name,
-            appId=app_id,
-            appOwnerOrganizationId=self.context.tenant_id,
-            displayName=name,
-            keyCredentials=keys,
-            passwordCredentials=passwords,
-            notificationEmailAddresses=[f"identity-admins@{self.context.domain}"],
-            preferredSingleSignOnMode="saml",
-            preferredTokenSigningKeyThumbprint=preferred,
-            replyUrls=[f"https://{name.lower()}.example.com/saml/acs"],
-            servicePrincipalNames=[app_id, f"https://{name.lower()}.example.com"],
-            samlSingleSignOnSettings={"relayState": None},
-            tags=[
-                "WindowsAzureActiveDirectoryCustomSingleSignOnApplication",
-                "WindowsAzureActiveDirectoryIntegratedApp",
-            ],
-        )
-        self.builder.fixed.applications.append(
-            application(
-                id=self.builder.guid(f"{name}/application"),
-                appId=app_id,
-                createdDateTime=iso(self.context.ago(days=700).replace(microsecond=0)),
-                displayName=name,
-                identifierUris=[f"https://{name.lower()}.example.com"],
-                publisherDomain=self.context.domain,
-                tags=["WindowsAzureActiveDirectoryCustomSingleSignOnApplication"],
-            )
-        )
-        self.builder._add_service_principal(sp)
