@@ -15,6 +15,7 @@ import random
 import string
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -225,18 +226,37 @@ class FixedBuilder:
 
     def _certificate_credential(
         self, subject: str, certificate: x509.Certificate, start: datetime, end: datetime
-    ) -> tuple[GraphObject, str]:
-        key_id = random_guid(self.rng)
-        return (
-            key_credential(
-                key_id=key_id,
-                display_name=f"CN={subject}",
-                start=start,
-                end=end,
-                thumbprint=sha1_thumbprint(certificate),
-            ),
-            key_id,
+    ) -> GraphObject:
+        return key_credential(
+            key_id=random_guid(self.rng),
+            display_name=f"CN={subject}",
+            start=start,
+            end=end,
+            thumbprint=sha1_thumbprint(certificate),
         )
+
+    def _enrol(
+        self,
+        role: str,
+        sp: GraphObject,
+        roles: tuple[str, ...],
+        material: ClientMaterial,
+        **credentials: Any,
+    ) -> None:
+        """Register ``sp``'s app with the identity platform, grant it ``roles`` on Graph and note
+        what a client in ``role`` authenticates with (``credentials``: ClientRegistration fields)."""
+        client_id = sp["appId"]
+        self._clients[client_id] = ClientRegistration(
+            client_id=client_id,
+            display_name=sp["displayName"],
+            service_principal_id=sp["id"],
+            roles=roles,
+            enabled=sp["accountEnabled"],
+            **credentials,
+        )
+        self.grant_app_roles(sp, roles)
+        self.fixed.client_ids[role] = client_id
+        self.fixed.materials[role] = material
 
     # -- the monitor's own registrations ---------------------------------------------------
 
@@ -245,18 +265,8 @@ class FixedBuilder:
         start, end = self.window(30, 365)
         credential = self.secret_credential("monitor secret", start, end, value)
         _app, sp = self.registration(name, passwords=[credential], account_enabled=enabled)
-        client_id = sp["appId"]
-        self._clients[client_id] = ClientRegistration(
-            client_id=client_id,
-            display_name=name,
-            service_principal_id=sp["id"],
-            roles=roles,
-            enabled=enabled,
-            secrets=(ClientSecret(credential["keyId"], value, start, end),),
-        )
-        self.grant_app_roles(sp, roles)
-        self.fixed.client_ids[role] = client_id
-        self.fixed.materials[role] = ClientMaterial(secret=value)
+        secret = ClientSecret(credential["keyId"], value, start, end)
+        self._enrol(role, sp, roles, ClientMaterial(secret=value), secrets=(secret,))
 
     def _monitor_clients(self) -> None:
         self._secret_client("secret", "Entra Compliance Monitor", catalog.MONITOR_ROLES)
@@ -279,19 +289,11 @@ class FixedBuilder:
         certificate = self_signed_certificate(
             key, "entra-compliance-monitor", start, end, serial=self.context.seed + 1
         )
-        credential, key_id = self._certificate_credential("entra-compliance-monitor", certificate, start, end)
+        credential = self._certificate_credential("entra-compliance-monitor", certificate, start, end)
         _app, sp = self.registration(name, keys=[credential])
-        client_id = sp["appId"]
-        self._clients[client_id] = ClientRegistration(
-            client_id=client_id,
-            display_name=name,
-            service_principal_id=sp["id"],
-            roles=catalog.MONITOR_ROLES,
-            certificates=(ClientCertificate(key_id, certificate, start, end),),
-        )
-        self.grant_app_roles(sp, catalog.MONITOR_ROLES)
-        self.fixed.client_ids["certificate"] = client_id
-        self.fixed.materials["certificate"] = ClientMaterial(certificate=certificate, private_key=key)
+        registered = ClientCertificate(credential["keyId"], certificate, start, end)
+        material = ClientMaterial(certificate=certificate, private_key=key)
+        self._enrol("certificate", sp, catalog.MONITOR_ROLES, material, certificates=(registered,))
 
     def _subject_name_client(self) -> None:
         """Subject-name/issuer trust: no key credential is registered, so the client certificate
@@ -311,36 +313,17 @@ class FixedBuilder:
             .sign(authority.key, hashes.SHA256())
         )
         _app, sp = self.registration(name)
-        client_id = sp["appId"]
-        self._clients[client_id] = ClientRegistration(
-            client_id=client_id,
-            display_name=name,
-            service_principal_id=sp["id"],
-            roles=catalog.MONITOR_ROLES,
-            subject_name_trust=SubjectNameTrust(SNI_SUBJECT, authority.certificate),
-        )
-        self.grant_app_roles(sp, catalog.MONITOR_ROLES)
-        self.fixed.client_ids["subject-name"] = client_id
-        self.fixed.materials["subject-name"] = ClientMaterial(
+        material = ClientMaterial(
             certificate=certificate, private_key=key, issuer_certificate=authority.certificate
         )
+        trust = SubjectNameTrust(SNI_SUBJECT, authority.certificate)
+        self._enrol("subject-name", sp, catalog.MONITOR_ROLES, material, subject_name_trust=trust)
 
     def _federated_client(self) -> None:
         name = "Entra Compliance Monitor (workload identity)"
         _app, sp = self.registration(name)
-        client_id = sp["appId"]
-        self._clients[client_id] = ClientRegistration(
-            client_id=client_id,
-            display_name=name,
-            service_principal_id=sp["id"],
-            roles=catalog.MONITOR_ROLES,
-            federated_credentials=(
-                FederatedCredential("aks-entra-monitor", self.federated_issuer_url, SERVICE_ACCOUNT_SUBJECT),
-            ),
-        )
-        self.grant_app_roles(sp, catalog.MONITOR_ROLES)
-        self.fixed.client_ids["federated"] = client_id
-        self.fixed.materials["federated"] = ClientMaterial()
+        trust = FederatedCredential("aks-entra-monitor", self.federated_issuer_url, SERVICE_ACCOUNT_SUBJECT)
+        self._enrol("federated", sp, catalog.MONITOR_ROLES, ClientMaterial(), federated_credentials=(trust,))
 
     def _managed_identities(self) -> None:
         subscription = self.context.seeded.guid("subscription", 0)
