@@ -58,6 +58,8 @@ class FaultProfile:
                 raise ValueError(
                     f"unknown fault setting {key!r}; known: {', '.join(sorted(_camel(k) for k in known))}"
                 )
+            if name == "endpoints" and value is not None and not isinstance(value, str):
+                raise ValueError(f"'endpoints' is a regular expression on endpoint names, got {value!r}")
             values[name] = tuple(value) if name == "error_statuses" else value
         return replace(self, **values)
 

@@ -288,6 +288,10 @@ def test_stats_report_every_injected_fault(faults: RunningEmulator) -> None:
         ),
         ({"throttling": "fast"}, "throttling mode must be one of real, tight, off, got 'fast'"),
         (
+            {"endpoints": ["groups"]},
+            "'endpoints' is a regular expression on endpoint names, got ['groups']",
+        ),
+        (
             {"throttleBudgets": {"directories": {"limit": 1}}},
             "unknown throttling family 'directories'; known: conditionalAccess, directory, governance, "
             "identityProtection, keyCredentials, reports",

@@ -119,6 +119,7 @@ def start_emulator(directory: Path, *args: str) -> Iterator[RunningEmulator]:
     emulator does not come up."""
     directory.mkdir(parents=True, exist_ok=True)
     info_file = directory / "emulator.json"
+    info_file.unlink(missing_ok=True)  # a stale one from an earlier run names a dead port
     log = directory / "emulator.log"
     command = [
         console_script(),
