@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.table import Table
+from rich.text import Text
 
 app = typer.Typer(
     name="entra-monitor",
@@ -128,6 +132,51 @@ def demo(
     from monitor.demo import run_demo
 
     raise typer.Exit(run_demo(seed=seed, scale=scale, once=once, state_dir=state_dir, console=Console()))
+
+
+class PermissionsFormat(StrEnum):
+    table = "table"
+    json = "json"
+
+
+@app.command()
+def permissions(
+    output_format: Annotated[
+        PermissionsFormat,
+        typer.Option("--format", help="table for people, json for scripts (shape in docs/permissions.md)."),
+    ] = PermissionsFormat.table,
+) -> None:
+    """List the Graph endpoints the monitor reads and the read-only permissions to grant it."""
+    from monitor.graph.permissions import permissions_document
+
+    if output_format is PermissionsFormat.json:
+        typer.echo(json.dumps(permissions_document(), indent=2))
+    else:
+        _print_permissions_table(Console())
+
+
+def _print_permissions_table(out: Console) -> None:
+    """Every endpoint (GET, versions, path, permissions, licence), then the permissions to grant."""
+    from monitor.graph.permissions import ENDPOINTS, least_privilege_permissions
+
+    table = Table(title="Microsoft Graph endpoints the monitor reads")
+    table.add_column("Method")
+    table.add_column("Versions")
+    table.add_column("Path", overflow="fold")
+    table.add_column("Application permissions", overflow="fold")
+    table.add_column("Licence")
+    for endpoint in ENDPOINTS:
+        table.add_row(
+            "GET",
+            ", ".join(sorted(endpoint.versions)),
+            Text(f"/{endpoint.path}"),
+            " and ".join(endpoint.permissions),
+            f"Entra ID {endpoint.licence}" if endpoint.licence else "none",
+        )
+    out.print(table)
+    out.print("Application permissions to grant (all read-only):")
+    for permission in least_privilege_permissions():
+        out.print(Text(f"  {permission}"))
 
 
 def main() -> None:
