@@ -32,6 +32,7 @@ HISTORY_SECONDS = 10.0
 PACING_SLACK_SECONDS = 0.1
 """Added to every budget window: a request that opens a new connection arrives later than one on a
 warm connection sent after it, and a one-second window has no room for that in a relative margin."""
+DECREASE_INTERVAL_SECONDS = 1.0
 UNLIMITED_RATE = 200.0
 """Requests per second above which a family without a known budget is no longer held back."""
 
@@ -61,6 +62,7 @@ class FamilyPacer:
         self._paused_until = 0.0
         self._rate: float | None = None
         self._last_sent = float("-inf")
+        self._last_cut = float("-inf")
 
     @property
     def rate(self) -> float | None:
@@ -98,10 +100,15 @@ class FamilyPacer:
             self._sent.popleft()
 
     def throttled(self, pause_seconds: float) -> None:
-        """Graph answered 429: halve the rate being achieved and hold every request of the family
-        for ``pause_seconds``."""
+        """Graph answered 429: hold every request of the family for ``pause_seconds`` and halve the
+        rate being achieved — once per congestion event: 429s that arrive while the family is
+        already paused, or within a second of the last cut, answer requests sent before it."""
         now = self._clock()
+        already_reacting = now < self._paused_until or now - self._last_cut < DECREASE_INTERVAL_SECONDS
         self._paused_until = max(self._paused_until, now + pause_seconds)
+        if already_reacting:
+            return
+        self._last_cut = now
         recent = [sent for sent in self._sent if sent >= now - HISTORY_SECONDS]
         span = max(now - recent[0], 1.0) if recent else HISTORY_SECONDS
         achieved = len(recent) / span

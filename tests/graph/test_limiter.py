@@ -51,7 +51,21 @@ async def test_a_429_never_slows_a_family_below_the_minimum_rate() -> None:
     for _ in range(12):
         await p.acquire()
         p.throttled(0.0)
+        time.now += 1.0
     assert p.rate == MINIMUM_RATE
+
+
+async def test_a_burst_of_429s_is_one_congestion_event() -> None:
+    time = FakeTime()
+    p = pacer(time)
+    for _ in range(20):  # one $batch round: 20 requests sent at once
+        await p.acquire()
+    for _ in range(15):  # 15 of them answered 429 together
+        p.throttled(2.0)
+    assert p.rate == pytest.approx(10.0)  # 20 per second achieved, halved once
+    time.now += 2.5
+    p.throttled(2.0)  # a later 429 is news: cut again
+    assert p.rate == pytest.approx(20 / 2.5 / 2)  # 20 requests in 2.5 s achieved, halved
 
 
 async def test_without_a_budget_requests_are_not_held_back() -> None:

@@ -1,0 +1,70 @@
+"""What changes under a sweep: a token the tenant stops accepting, and a licence the tenant lacks.
+
+A dedicated ``tiny`` emulator licensed for Entra ID P1 only, whose clock these tests move.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from monitor.errors import GraphLicenseError
+from monitor.graph.connection import connect
+from monitor.graph.instruments import REQUESTS, RETRIES
+from monitor.graph.query import Query
+from tests.graph.conftest import connection_to
+from tests.graph.test_client import plain_read
+from tests.support.emulator import RunningEmulator, start_emulator
+from tests.support.metrics import RecordedMetrics
+
+
+@pytest.fixture(scope="module")
+def p1_tenant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEmulator]:
+    directory = tmp_path_factory.mktemp("p1")
+    with start_emulator(
+        directory, "--seed", "5", "--now", "2026-11-27T12:00:00Z", "--scale", "tiny", "--license", "P1"
+    ) as running:
+        yield running
+
+
+def token_requests(emulator: RunningEmulator) -> int:
+    with emulator.control() as control:
+        endpoints: dict[str, Any] = control.get("/stats").json()["endpoints"]
+    return int(endpoints.get("identity.token", {}).get("requests", 0))
+
+
+async def test_a_token_expired_mid_sweep_is_renewed_without_losing_or_repeating_a_page(
+    p1_tenant: RunningEmulator,
+) -> None:
+    metrics = RecordedMetrics()
+    query = Query(select=("id", "appId", "displayName"), top=10)
+    async with connect(connection_to(p1_tenant), metrics.instruments) as graph:
+        expected = plain_read(p1_tenant, graph.url("applications", query=query))
+        assert len(expected) > 20, "the sweep must span several pages"
+        before = token_requests(p1_tenant)
+        read: list[dict[str, Any]] = []
+        async for page in graph.pages("applications", query=query):
+            read.extend(page.objects)
+            if len(read) == 10:
+                # The tenant's clock jumps past the token's lifetime; the host's does not.
+                with p1_tenant.control() as control:
+                    control.post("/clock", json={"advanceSeconds": 3600}).raise_for_status()
+    assert read == expected
+    assert token_requests(p1_tenant) - before == 2
+    assert metrics.total(RETRIES, reason="token_expired") == 1
+    assert metrics.total(REQUESTS, endpoint="applications", status=401) == 1
+
+
+async def test_a_missing_licence_is_its_own_error_and_is_not_retried(p1_tenant: RunningEmulator) -> None:
+    metrics = RecordedMetrics()
+    async with connect(connection_to(p1_tenant), metrics.instruments) as graph:
+        with pytest.raises(GraphLicenseError) as caught:
+            await anext(graph.iterate("identityProtection/riskyUsers"))
+        # The P1 features still answer.
+        assert [item async for item in graph.iterate("identity/conditionalAccess/namedLocations")]
+    error = caught.value
+    assert (error.status, error.licence) == (403, "P2")
+    assert "no Microsoft Entra ID P2 licence" in str(error)
+    assert metrics.total(REQUESTS, endpoint="riskyUsers") == 1
