@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
+
+if TYPE_CHECKING:
+    from monitor.graph.connection import GraphConnection
 
 app = typer.Typer(
     name="entra-monitor",
@@ -177,6 +181,70 @@ def _print_permissions_table(out: Console) -> None:
     out.print("Application permissions to grant (all read-only):")
     for permission in least_privilege_permissions():
         out.print(Text(f"  {permission}"))
+
+
+@app.command()
+def probe(
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", help="TOML file with [[tenants]] tables (config/tenants.example.toml)."),
+    ] = None,
+    tenant: Annotated[
+        str | None, typer.Option("--tenant", help="Probe only the [[tenants]] entry with this name.")
+    ] = None,
+    emulator_info: Annotated[
+        Path | None,
+        typer.Option("--emulator", help="Probe a running emulated tenant through its info file instead."),
+    ] = None,
+    client: Annotated[
+        str, typer.Option("--client", help="With --emulator: which of its clients to authenticate as.")
+    ] = "certificate",
+) -> None:
+    """Check that each tenant's credential reaches every collection the monitor reads.
+
+    Exits 0 when everything answers, 1 when a permission or licence is missing, 2 when the
+    settings are wrong or no token can be acquired.
+    """
+    from monitor.errors import MonitorError
+    from monitor.graph.connection import emulator_connection, load_connections
+
+    try:
+        if emulator_info is not None:
+            connections = {"emulator": emulator_connection(emulator_info, client)}
+        elif config is not None:
+            connections = load_connections(config)
+        else:
+            raise typer.BadParameter("give --config FILE or --emulator INFO_FILE")
+        if tenant is not None:
+            if tenant not in connections:
+                raise typer.BadParameter(f"no tenant named {tenant!r}; known: {', '.join(connections)}")
+            connections = {tenant: connections[tenant]}
+        complete = all(asyncio.run(_probe_tenant(name, c, Console())) for name, c in connections.items())
+    except MonitorError as error:
+        console.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(2) from None
+    raise typer.Exit(0 if complete else 1)
+
+
+async def _probe_tenant(name: str, connection: GraphConnection, out: Console) -> bool:
+    from monitor.graph.connection import connect
+    from monitor.graph.probe import probe
+
+    async with connect(connection) as graph:
+        results = await probe(graph)
+    table = Table(title=f"{name} ({connection.tenant_id})")
+    for column in ("Collection", "Version", "Result", "Detail"):
+        table.add_column(column, overflow="fold")
+    for result in results:
+        colour = "green" if result.ok else "red"
+        table.add_row(
+            Text(f"/{result.endpoint.path}"),
+            result.version,
+            Text(result.status, style=colour),
+            Text(result.detail),
+        )
+    out.print(table)
+    return all(result.ok for result in results)
 
 
 def main() -> None:

@@ -1,95 +1,58 @@
 """``entra-monitor demo``: the emulated tenant, what it plants, and a first look through Graph.
 
 Until the worker exists this is a guided tour: it starts the emulator, shows the planted
-problems, then authenticates with real MSAL (certificate credential) and reads two collections
-the way the checks will, so a newcomer sees the whole stack answer within a minute.
+problems, then reads two collections through the monitor's Graph client (real MSAL, certificate
+credential, paging, pacing) the way the checks will, and probes every collection the monitor
+needs, so a newcomer sees the whole stack answer within a minute.
 """
 
 from __future__ import annotations
 
+import asyncio
 import signal
-import ssl
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
-import httpx
-import msal
-import requests
 from rich.console import Console
 
 from emulator.app import EmulatorOptions
 from emulator.console import print_banner
 from emulator.run import PreparedEmulator, running
 from emulator.tenant.scale import parse_scale
-
-GRAPH_SCOPE = "https://graph.microsoft.com/.default"
-
-
-def _token(info: dict[str, Any]) -> str:
-    """A Graph token for the certificate client, through MSAL with its own trusted session
-    (``REQUESTS_CA_BUNDLE`` would otherwise override ``verify``)."""
-    session = requests.Session()
-    session.verify = info["caBundle"]
-    session.trust_env = False
-    client = info["clients"]["certificate"]
-    app = msal.ConfidentialClientApplication(
-        client["clientId"],
-        client_credential={
-            "private_key": Path(client["privateKeyPath"]).read_text(),
-            "thumbprint": client["thumbprint"],
-        },
-        authority=info["authority"],
-        instance_discovery=False,
-        http_client=session,
-    )
-    result = app.acquire_token_for_client([GRAPH_SCOPE])
-    if "access_token" not in result:
-        raise RuntimeError(f"token request failed: {result.get('error_description', result)}")
-    return str(result["access_token"])
+from monitor.graph.connection import connect, emulator_connection
+from monitor.graph.probe import probe
+from monitor.graph.query import Query
 
 
-def _pages(client: httpx.Client, url: str) -> Any:
-    while url:
-        response = client.get(url)
-        response.raise_for_status()
-        body = response.json()
-        yield from body["value"]
-        url = body.get("@odata.nextLink")
-
-
-def walkthrough(prepared: PreparedEmulator, console: Console) -> None:
-    info = prepared.info
-    console.print("\n[bold]Walkthrough[/bold]: MSAL certificate credential -> Graph")
-    token = _token(info)
-    console.print("  acquired an app-only Graph token with the certificate client")
-    context = ssl.create_default_context(cafile=info["caBundle"])
-    headers = {"Authorization": f"Bearer {token}"}
-    with httpx.Client(verify=context, headers=headers, timeout=30) as client:
-        graph = info["graphBaseUrl"]
+async def _read_through_graph(prepared: PreparedEmulator, console: Console) -> None:
+    """Read two collections with the monitor's own Graph client, as the checks will."""
+    connection = emulator_connection(prepared.info_file, "certificate")
+    async with connect(connection) as graph:
         soon = datetime.now(UTC) + timedelta(days=30)
         apps = expiring = 0
-        for app in _pages(
-            client, f"{graph}/applications?$select=id,displayName,keyCredentials,passwordCredentials&$top=999"
-        ):
+        query = Query(select=("id", "displayName", "keyCredentials", "passwordCredentials"))
+        async for app in graph.iterate("applications", query=query):
             apps += 1
             ends = [c["endDateTime"] for c in app["keyCredentials"] + app["passwordCredentials"]]
             if any(datetime.fromisoformat(end.replace("Z", "+00:00")) <= soon for end in ends):
                 expiring += 1
+        console.print("  acquired an app-only Graph token with MSAL and the certificate client")
         console.print(
             f"  read {apps} applications; {expiring} have a credential expired or ending within 30 days"
         )
-        risky = list(
-            _pages(
-                client,
-                f"{graph}/auditLogs/signIns?$filter="
-                "riskLevelDuringSignIn eq 'high' and status/errorCode eq 0",
-            )
-        )
-        console.print(
-            f"  found {len(risky)} successful high-risk sign-ins in the last 30 days of the sign-in log"
-        )
+        risky = Query(filter="riskLevelDuringSignIn eq 'high' and status/errorCode eq 0")
+        count = sum([1 async for _ in graph.iterate("auditLogs/signIns", query=risky)])
+        console.print(f"  found {count} successful high-risk sign-ins in the last 30 days of the sign-in log")
+        console.print("\n[bold]Permissions[/bold]: one request per collection the monitor reads")
+        results = await probe(graph)
+        reached = sum(result.ok for result in results)
+        console.print(f"  {reached} of {len(results)} collections answer the certificate client")
+
+
+def walkthrough(prepared: PreparedEmulator, console: Console) -> None:
+    console.print("\n[bold]Walkthrough[/bold]: the monitor's Graph client (MSAL certificate credential)")
+    asyncio.run(_read_through_graph(prepared, console))
     console.print(
         "  The monitor's checks, alerts and snapshots are being built next;"
         " the ground truth above is what they must find."

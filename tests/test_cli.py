@@ -106,4 +106,5 @@ def test_demo_once_walks_through_the_planted_tenant(tmp_path: Path) -> None:
         f"read {applications} applications; {expiring} have a credential expired or ending" in result.stdout
     )
     assert f"found {high_risk} successful high-risk sign-ins" in result.stdout
-    assert "acquired an app-only Graph token with the certificate client" in result.stdout
+    assert "acquired an app-only Graph token with MSAL and the certificate client" in result.stdout
+    assert "13 of 13 collections answer the certificate client" in result.stdout

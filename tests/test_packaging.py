@@ -84,7 +84,8 @@ def test_the_installed_wheel_runs_the_demo_outside_the_source_tree(wheel: Path, 
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    assert "acquired an app-only Graph token with the certificate client" in result.stdout
+    assert "acquired an app-only Graph token with MSAL and the certificate client" in result.stdout
+    assert "13 of 13 collections answer the certificate client" in result.stdout
     located = subprocess.run(
         [
             str(environment / "bin" / "python"),

@@ -2,15 +2,20 @@
 
 The worker's settings hold one :class:`GraphConnection` per tenant; the composition root calls
 :func:`connect` for each, so several tenants (each with its own credential, token cache, pool and
-limiter) live side by side in one process.
+limiter) live side by side in one process. Until the worker's settings exist,
+:func:`load_connections` reads the ``[[tenants]]`` tables of a TOML file (the shape in
+``config/tenants.example.toml``) and :func:`emulator_connection` points at an emulated tenant.
 """
 
 from __future__ import annotations
 
+import json
+import tomllib
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from monitor.errors import ConfigurationError
 from monitor.graph.auth import build_token_provider
 from monitor.graph.client import GraphClient
 from monitor.graph.clouds import CLOUDS, resolve_endpoints
@@ -60,4 +65,75 @@ def connect(connection: GraphConnection, instruments: GraphInstruments | None = 
         credential=provider,
         settings=connection.client,
         instruments=instruments,
+    )
+
+
+def load_connections(path: Path) -> dict[str, GraphConnection]:
+    """The ``[[tenants]]`` of a TOML file by name: each entry is ``name`` plus the
+    :class:`GraphConnection` fields (``credential`` as a sub-table).
+
+    Raises ConfigurationError naming the file, the tenant and the field when something is wrong.
+    """
+    try:
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ConfigurationError(f"{path}: cannot read the file ({error.strerror})") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigurationError(f"{path}: not valid TOML ({error})") from None
+    entries = document.get("tenants")
+    if not isinstance(entries, list) or not entries:
+        raise ConfigurationError(f"{path}: add at least one [[tenants]] table (name, tenant_id, credential)")
+    connections: dict[str, GraphConnection] = {}
+    for position, entry in enumerate(entries, start=1):
+        entry = dict(entry)
+        name = str(entry.pop("name", f"tenant {position}"))
+        try:
+            connections[name] = GraphConnection.model_validate(entry)
+        except ValidationError as error:
+            raise ConfigurationError(f"{path}: [[tenants]] {name!r}: {describe_validation(error)}") from None
+    return connections
+
+
+def describe_validation(error: ValidationError) -> str:
+    """Pydantic's errors as ``field.path: message`` lines, without the rejected values (secrets)."""
+    problems = [
+        f"{'.'.join(str(part) for part in item['loc']) or '(top level)'}: {item['msg']}"
+        for item in error.errors(include_url=False, include_input=False)
+    ]
+    return "; ".join(problems)
+
+
+EMULATOR_CLIENTS = ("certificate", "secret", "subjectName", "federated", "limited")
+
+
+def emulator_connection(info_file: Path, client: str = "certificate") -> GraphConnection:
+    """A connection to a running emulated tenant from its info file (``entra-monitor emulator``
+    writes it), authenticating as one of its registered clients."""
+    try:
+        info = json.loads(info_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise ConfigurationError(f"{info_file}: not a readable emulator info file ({error})") from None
+    registration = info.get("clients", {}).get(client)
+    if registration is None or client not in EMULATOR_CLIENTS:
+        raise ConfigurationError(f"client: {client!r} is not one of {', '.join(EMULATOR_CLIENTS)}")
+    credential: dict[str, object] = {"client_id": registration["clientId"]}
+    if "clientSecret" in registration:
+        credential |= {"kind": "client_secret", "client_secret": registration["clientSecret"]}
+    elif "tokenFile" in registration:
+        credential |= {"kind": "workload_identity", "token_file": registration["tokenFile"]}
+    else:
+        credential |= {
+            "kind": "certificate",
+            "certificate_path": registration["certificatePath"],
+            "private_key_path": registration["privateKeyPath"],
+            "send_certificate_chain": client == "subjectName",
+        }
+    return GraphConnection.model_validate(
+        {
+            "tenant_id": info["tenantId"],
+            "authority_host": info["authorityHost"],
+            "graph_endpoint": info["baseUrl"],
+            "ca_bundle": info["caBundle"],
+            "credential": credential,
+        }
     )

@@ -1,0 +1,159 @@
+"""``entra-monitor probe``: which collections a credential reaches, and the tenant settings file."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from monitor.errors import ConfigurationError
+from monitor.graph.connection import connect, emulator_connection, load_connections
+from monitor.graph.credentials import CertificateCredential, ClientSecretCredential
+from monitor.graph.probe import MISSING_PERMISSION, OK, probe, probed_endpoints
+from tests.support.emulator import RunningEmulator, console_script
+
+TENANT = "0f3c8a52-6f34-4a2b-9d7e-1c2b3a4d5e6f"
+CLIENT = "2a1b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d"
+
+
+def info_file(emulator: RunningEmulator, tmp_path: Path) -> Path:
+    path = tmp_path / "emulator.json"
+    path.write_text(json.dumps(emulator.info))
+    return path
+
+
+async def test_every_collection_answers_the_certificate_client(
+    emulator: RunningEmulator, tmp_path: Path
+) -> None:
+    connection = emulator_connection(info_file(emulator, tmp_path), "certificate")
+    assert isinstance(connection.credential, CertificateCredential)
+    async with connect(connection) as graph:
+        results = await probe(graph)
+    assert [(r.endpoint.path, r.status) for r in results] == [(e.path, OK) for e, _ in probed_endpoints()]
+    assert len(results) == 13
+
+
+async def test_a_limited_client_is_told_each_permission_to_grant(
+    emulator: RunningEmulator, tmp_path: Path
+) -> None:
+    async with connect(emulator_connection(info_file(emulator, tmp_path), "limited")) as graph:
+        results = await probe(graph)
+    reached = {r.endpoint.path for r in results if r.status == OK}
+    assert reached == {"applications", "servicePrincipals"}
+    missing = {r.detail for r in results if r.status == MISSING_PERMISSION}
+    assert missing == {
+        "grant AccessReview.Read.All",
+        "grant AuditLog.Read.All",
+        "grant DelegatedPermissionGrant.Read.All",
+        "grant GroupMember.Read.All",
+        "grant IdentityRiskEvent.Read.All",
+        "grant IdentityRiskyUser.Read.All",
+        "grant Policy.Read.All",
+        "grant User.Read.All",
+    }
+
+
+def run_probe(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [console_script(), "probe", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"},
+        check=False,
+    )
+
+
+def test_the_command_exits_by_outcome(emulator: RunningEmulator, tmp_path: Path) -> None:
+    info = info_file(emulator, tmp_path)
+    complete = run_probe("--emulator", str(info))
+    assert complete.returncode == 0, complete.stderr
+    assert complete.stdout.count(" ok ") == 13
+    limited = run_probe("--emulator", str(info), "--client", "limited")
+    assert limited.returncode == 1
+    assert limited.stdout.count("missing permission") == 11
+    unknown = run_probe("--emulator", str(info), "--client", "nobody")
+    assert unknown.returncode == 2
+    assert (
+        "client: 'nobody' is not one of certificate, secret, subjectName, federated, limited"
+        in unknown.stderr
+    )
+
+
+def test_tenants_load_from_toml_by_name(tmp_path: Path) -> None:
+    key = tmp_path / "monitor.pem"
+    key.write_text("placeholder; loaded only when a token is requested")
+    path = tmp_path / "tenants.toml"
+    path.write_text(
+        f"""
+[[tenants]]
+name = "contoso"
+tenant_id = "{TENANT}"
+cloud = "usgov"
+[tenants.credential]
+kind = "certificate"
+client_id = "{CLIENT}"
+certificate_path = "{key}"
+
+[[tenants]]
+name = "fabrikam"
+tenant_id = "{TENANT}"
+[tenants.credential]
+kind = "client_secret"
+client_id = "{CLIENT}"
+client_secret = "not-a-real-secret"
+"""
+    )
+    connections = load_connections(path)
+    assert list(connections) == ["contoso", "fabrikam"]
+    assert connections["contoso"].cloud == "usgov"
+    assert isinstance(connections["fabrikam"].credential, ClientSecretCredential)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("tenants = 3", "add at least one [[tenants]] table"),
+        ("[[tenants", "not valid TOML"),
+        (
+            f'[[tenants]]\nname = "x"\ntenant_id = "{TENANT}"\n[tenants.credential]\nkind = "client_secret"\n'
+            f'client_id = "{CLIENT}"\nclient_secret = "s3cr3t-value"\ncolour = "blue"',
+            "[[tenants]] 'x': credential.client_secret.colour: Extra inputs are not permitted",
+        ),
+        (
+            '[[tenants]]\nname = "y"\ntenant_id = "contoso"\n[tenants.credential]\nkind = "managed_identity"',
+            "[[tenants]] 'y': tenant_id: String should match pattern",
+        ),
+    ],
+)
+def test_bad_tenant_settings_name_the_file_tenant_and_field(
+    tmp_path: Path, content: str, message: str
+) -> None:
+    path = tmp_path / "tenants.toml"
+    path.write_text(content)
+    with pytest.raises(ConfigurationError) as caught:
+        load_connections(path)
+    assert str(caught.value).startswith(f"{path}: ")
+    assert message in str(caught.value)
+    assert "s3cr3t-value" not in str(caught.value)
+
+
+def test_the_example_file_is_valid_once_its_files_exist(tmp_path: Path) -> None:
+    example = (Path(__file__).parents[2] / "config" / "tenants.example.toml").read_text()
+    for original in ("/etc/entra-monitor/monitor.pem", "/var/run/secrets/azure/tokens/azure-identity-token"):
+        stand_in = tmp_path / Path(original).name
+        stand_in.write_text("stand-in")
+        example = example.replace(original, str(stand_in))
+    path = tmp_path / "tenants.toml"
+    path.write_text(example)
+    connections = load_connections(path)
+    kinds = {name: connection.credential.kind for name, connection in connections.items()}
+    assert kinds == {
+        "contoso": "certificate",
+        "fabrikam": "managed_identity",
+        "northwind": "workload_identity",
+        "lab": "client_secret",
+    }
+    assert connections["lab"].client.max_concurrency == 8
