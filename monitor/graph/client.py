@@ -277,12 +277,10 @@ class GraphClient:
             self._count_wait(waited, attributes)
             started = self._clock()
             try:
-                response = await self._http.request(
-                    method, target.url, headers=request_headers, json=json_body
-                )
-            except httpx.TransportError as error:
+                response = await self._receive(method, target, request_headers, json_body)
+            except TransientError:
                 self._instruments.requests.add(1, {**attributes, "status": "error"})
-                raise TransientError("connection", _transport_detail(error)) from None
+                raise
             finally:
                 self._instruments.duration.record(self._clock() - started, attributes)
         self._instruments.requests.add(1, {**attributes, "status": response.status_code})
@@ -291,6 +289,28 @@ class GraphClient:
             await self._credential.invalidate(token)
             raise TransientError("token_expired", "Graph rejected the access token", status=401)
         return self._answer(response, target)
+
+    async def _receive(
+        self, method: str, target: Target, headers: Mapping[str, str], json_body: Any
+    ) -> httpx.Response:
+        """The whole response; a connection lost before or during the body is a TransientError
+        (carrying Graph's request-id when the headers had arrived)."""
+        request = self._http.build_request(method, target.url, headers=headers, json=json_body)
+        try:
+            response = await self._http.send(request, stream=True)
+        except httpx.TransportError as error:
+            raise TransientError("connection", _transport_detail(error)) from None
+        try:
+            await response.aread()
+        except httpx.TransportError as error:
+            request_id = response.headers.get("request-id")
+            detail = f"the answer broke off mid-body: {_transport_detail(error)}"
+            raise TransientError(
+                "connection", detail, status=response.status_code, request_id=request_id
+            ) from None
+        finally:
+            await response.aclose()
+        return response
 
     def _answer(self, response: httpx.Response, target: Target) -> Answer:
         status = response.status_code

@@ -5,6 +5,7 @@ A dedicated ``tiny`` emulator licensed for Entra ID P1 only, whose clock these t
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,7 +13,7 @@ import pytest
 
 from monitor.errors import GraphLicenseError
 from monitor.graph.connection import connect
-from monitor.graph.instruments import REQUESTS, RETRIES
+from monitor.graph.instruments import OBJECTS, REQUESTS, RETRIES
 from monitor.graph.query import Query
 from tests.graph.conftest import connection_to
 from tests.graph.test_client import plain_read
@@ -51,6 +52,7 @@ async def test_a_token_expired_mid_sweep_is_renewed_without_losing_or_repeating_
                 # The tenant's clock jumps past the token's lifetime; the host's does not.
                 with p1_tenant.control() as control:
                     control.post("/clock", json={"advanceSeconds": 3600}).raise_for_status()
+                p1_tenant.forget_tokens()
     assert read == expected
     assert token_requests(p1_tenant) - before == 2
     assert metrics.total(RETRIES, reason="token_expired") == 1
@@ -68,3 +70,28 @@ async def test_a_missing_licence_is_its_own_error_and_is_not_retried(p1_tenant: 
     assert (error.status, error.licence) == (403, "P2")
     assert "no Microsoft Entra ID P2 licence" in str(error)
     assert metrics.total(REQUESTS, endpoint="riskyUsers") == 1
+
+
+async def test_two_tenants_are_read_side_by_side_in_one_process(
+    emulator: RunningEmulator, p1_tenant: RunningEmulator
+) -> None:
+    metrics = RecordedMetrics()
+    query = Query(select=("id", "appId"))
+    tenants = (emulator, p1_tenant)
+    async with (
+        connect(connection_to(emulator), metrics.instruments) as first,
+        connect(connection_to(p1_tenant), metrics.instruments) as second,
+    ):
+        expected = [
+            plain_read(tenant, client.url("servicePrincipals", query=query))
+            for tenant, client in zip(tenants, (first, second), strict=True)
+        ]
+
+        async def read(client: Any) -> list[dict[str, Any]]:
+            return [item async for item in client.iterate("servicePrincipals", query=query)]
+
+        results = await asyncio.gather(read(first), read(second))
+    assert results == expected
+    assert emulator.info["tenantId"] != p1_tenant.info["tenantId"]
+    for tenant, objects in zip(tenants, results, strict=True):
+        assert metrics.total(OBJECTS, tenant=tenant.info["tenantId"]) == len(objects)

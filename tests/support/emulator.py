@@ -60,6 +60,10 @@ class RunningEmulator:
             self._tokens[client] = self.request_token(client).json()["access_token"]
         return self._tokens[client]
 
+    def forget_tokens(self) -> None:
+        """Drop cached tokens (after moving the emulator's clock past their lifetime)."""
+        self._tokens.clear()
+
     def request_token(self, client: str = "secret", scope: str = GRAPH_SCOPE) -> httpx.Response:
         registration = self.info["clients"][client]
         with self.http() as http:
