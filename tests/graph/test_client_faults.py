@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from monitor.errors import GraphResponseError, GraphUnavailableError
+from monitor.errors import GraphError, GraphResponseError, GraphUnavailableError
 from monitor.graph.connection import connect
 from monitor.graph.instruments import REQUESTS, RETRIES, RETRY_AFTER, THROTTLED, WAIT
 from monitor.graph.query import Query
@@ -87,39 +87,34 @@ def emulator_faults(emulator: RunningEmulator) -> dict[str, int]:
     return totals
 
 
-async def test_a_page_that_never_parses_raises_with_its_request_id(faulty: RunningEmulator) -> None:
-    set_faults(faulty, {**CALM, "malformedRate": 1.0, "endpoints": "^groups$"})
+@pytest.mark.parametrize(
+    ("fault", "path", "error_type", "message", "status"),
+    [
+        ("malformedRate", "groups", GraphResponseError, "not valid JSON", 200),
+        ("dropRate", "users", GraphUnavailableError, "the answer broke off mid-body", "error"),
+    ],
+)
+async def test_a_page_that_never_arrives_whole_raises_with_its_request_id(
+    faulty: RunningEmulator,
+    fault: str,
+    path: str,
+    error_type: type[GraphError],
+    message: str,
+    status: int | str,
+) -> None:
+    set_faults(faulty, {**CALM, fault: 1.0, "endpoints": f"^{path}$"})
     metrics = RecordedMetrics()
     try:
         async with connect(
             connection_to(faulty, max_attempts=3, backoff_initial_seconds=0.01), metrics.instruments
         ) as graph:
-            with pytest.raises(GraphResponseError) as caught:
-                await anext(graph.iterate("groups"))
-    finally:
-        set_faults(faulty, CALM)
-    error = caught.value
-    assert error.status == 200
-    assert error.request_id
-    assert error.request_id in str(error)
-    assert "not valid JSON" in str(error)
-    assert metrics.total(REQUESTS, endpoint="groups") == 3
-
-
-async def test_a_page_that_always_breaks_off_raises_with_its_request_id(faulty: RunningEmulator) -> None:
-    set_faults(faulty, {**CALM, "dropRate": 1.0, "endpoints": "^users$"})
-    metrics = RecordedMetrics()
-    try:
-        async with connect(
-            connection_to(faulty, max_attempts=3, backoff_initial_seconds=0.01), metrics.instruments
-        ) as graph:
-            with pytest.raises(GraphUnavailableError) as caught:
-                await anext(graph.iterate("users"))
+            with pytest.raises(error_type) as caught:
+                await anext(graph.iterate(path))
     finally:
         set_faults(faulty, CALM)
     error = caught.value
     assert error.status == 200
     assert error.request_id
     assert f"request-id {error.request_id}" in str(error)
-    assert "the answer broke off mid-body" in str(error)
-    assert metrics.total(REQUESTS, endpoint="users", status="error") == 3
+    assert message in str(error)
+    assert metrics.total(REQUESTS, endpoint=path, status=status) == 3
