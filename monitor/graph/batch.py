@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from monitor.errors import GraphError, GraphResponseError, GraphUnavailableError
-from monitor.graph.failures import final_error
+from monitor.graph.failures import error_object, final_error
 from monitor.graph.retry import HONOURS_RETRY_AFTER, is_retryable_status, parse_retry_after
 
 if TYPE_CHECKING:
@@ -169,8 +169,7 @@ def _responses(
 def _settle(response: BatchResponse, target: Any, tenant: str) -> BatchResponse:
     if response.ok:
         return response
-    found = response.body.get("error") if isinstance(response.body, dict) else None
-    error: dict[str, Any] = found if isinstance(found, dict) else {}
+    error = error_object(response.body)
     code = error.get("code") if isinstance(error.get("code"), str) else None
     inner = error.get("innerError")
     request_id = inner.get("request-id") if isinstance(inner, dict) else None

@@ -12,7 +12,6 @@ raises instead of ending the collection early. ``$batch`` lives in :mod:`monitor
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -24,11 +23,11 @@ import httpx
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
 
 from monitor import __version__
-from monitor.errors import AuthenticationError, GraphResponseError, GraphUnavailableError
+from monitor.errors import AuthenticationError, GraphResponseError
 from monitor.graph.auth import TokenProvider
 from monitor.graph.batch import BatchRequest, BatchResponse, send_batch
 from monitor.graph.clouds import Endpoints
-from monitor.graph.failures import final_error
+from monitor.graph.failures import error_object, exhausted_error, final_error, json_body, transport_detail
 from monitor.graph.instruments import GraphInstruments
 from monitor.graph.limiter import Clock, Sleep, TenantLimiter, Waited
 from monitor.graph.permissions import GraphEndpoint, find_endpoint
@@ -165,8 +164,10 @@ class GraphClient:
         while next_url is not None:
             answer = await self.request("GET", next_url, headers=headers)
             page = self._page(answer, next_url)
-            yield page
+            del answer  # hold one page at a time, not this one and the next
             next_url = page.next_link
+            yield page
+            del page
 
     async def iterate(
         self,
@@ -178,12 +179,15 @@ class GraphClient:
     ) -> AsyncIterator[dict[str, Any]]:
         """Every object of a collection, yielded page by page as the pages arrive."""
         async for page in self.pages(path, version=version, query=query, headers=headers):
-            for item in page.objects:
+            objects = page.objects
+            del page
+            for item in objects:
                 yield item
 
     def _page(self, answer: Answer, url: str) -> Page:
         body = answer.body
-        label = self._target(url).label
+        target = self._target(url)
+        label = target.label
         if not isinstance(body, dict) or not isinstance(body.get("value"), list):
             raise GraphResponseError(
                 "Graph answered a collection request without a 'value' array",
@@ -201,7 +205,6 @@ class GraphClient:
                 endpoint=label,
                 tenant=self.tenant_id,
             )
-        target = self._target(url)
         self._instruments.objects.add(len(body["value"]), self._attributes(target))
         return Page(body["value"], answer.request_id, next_link)
 
@@ -251,7 +254,7 @@ class GraphClient:
                         renewed = renewed or failure.reason == "token_expired"
                         raise
         except TransientError as failure:
-            raise self._exhausted(target, failure) from None
+            raise exhausted_error(failure, target.label, self.tenant_id, self.settings.max_attempts) from None
         raise AssertionError("tenacity ended without an outcome")  # pragma: no cover
 
     async def _exchange(
@@ -299,12 +302,12 @@ class GraphClient:
         try:
             response = await self._http.send(request, stream=True)
         except httpx.TransportError as error:
-            raise TransientError("connection", _transport_detail(error)) from None
+            raise TransientError("connection", transport_detail(error)) from None
         try:
             await response.aread()
         except httpx.TransportError as error:
             request_id = response.headers.get("request-id")
-            detail = f"the answer broke off mid-body: {_transport_detail(error)}"
+            detail = f"the answer broke off mid-body: {transport_detail(error)}"
             raise TransientError(
                 "connection", detail, status=response.status_code, request_id=request_id
             ) from None
@@ -318,8 +321,8 @@ class GraphClient:
         pacer = self._limiter.pacer(target.family)
         if 200 <= status < 300:
             pacer.succeeded()
-            return Answer(status, response.headers, _json_body(response, request_id), request_id)
-        error = _error_body(response)
+            return Answer(status, response.headers, json_body(response, request_id), request_id)
+        error = error_object(response.content)
         code = error.get("code") if isinstance(error.get("code"), str) else None
         if is_retryable_status(status):
             retry_after = None
@@ -400,26 +403,6 @@ class GraphClient:
         if waited.paused:
             self._instruments.wait.add(waited.paused, {**attributes, "cause": "paused"})
 
-    def _exhausted(self, target: Target, failure: TransientError) -> Exception:
-        attempts = self.settings.max_attempts
-        if failure.reason == "bad_response":
-            return GraphResponseError(
-                f"Graph's answer could not be read in {attempts} tries: {failure.detail}",
-                status=failure.status,
-                request_id=failure.request_id,
-                endpoint=target.label,
-                tenant=self.tenant_id,
-            )
-        return GraphUnavailableError(
-            f"Graph did not answer successfully in {attempts} tries ({failure.reason}: {failure.detail});"
-            " the read stops here rather than return part of the data as if it were all of it",
-            status=failure.status,
-            code=failure.code,
-            request_id=failure.request_id,
-            endpoint=target.label,
-            tenant=self.tenant_id,
-        )
-
     def _target(self, url: str) -> Target:
         parts = urlsplit(url)
         base_path = self._origin.path.rstrip("/")
@@ -442,35 +425,3 @@ class GraphClient:
             "endpoint": target.endpoint.name if target.endpoint else "other",
             "family": target.family,
         }
-
-
-def _json_body(response: httpx.Response, request_id: str | None) -> Any:
-    if not response.content:
-        return None
-    if "json" not in response.headers.get("content-type", "json"):
-        return response.text
-    try:
-        return json.loads(response.content)
-    except json.JSONDecodeError as error:
-        raise TransientError(
-            "bad_response",
-            f"the body is not valid JSON ({error.msg} at byte {error.pos} of {len(response.content)})",
-            status=response.status_code,
-            request_id=request_id,
-        ) from None
-
-
-def _error_body(response: httpx.Response) -> dict[str, Any]:
-    """Graph's ``{"error": {...}}`` object, or an empty dict when the body is something else."""
-    try:
-        body = json.loads(response.content)
-    except ValueError:
-        return {}
-    error = body.get("error") if isinstance(body, dict) else None
-    return error if isinstance(error, dict) else {}
-
-
-def _transport_detail(error: httpx.TransportError) -> str:
-    kind = type(error).__name__
-    text = str(error) or "no detail"
-    return f"{kind}: {text}"

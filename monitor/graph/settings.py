@@ -53,7 +53,7 @@ class GraphClientSettings(BaseModel):
     backoff_initial_seconds: float = Field(default=1.0, gt=0)
     backoff_max_seconds: float = Field(default=60.0, gt=0)
     pacing_margin: float = Field(
-        default=0.03, ge=0, le=0.5, description="Share of each known budget left unused as a safety margin."
+        default=0.02, ge=0, le=0.5, description="Share of each known budget left unused as a safety margin."
     )
     budgets: dict[str, Budget] = Field(default_factory=default_budgets)
     user_agent: str = "entra-compliance-monitor"

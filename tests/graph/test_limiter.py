@@ -15,7 +15,7 @@ from monitor.graph.limiter import (
     FamilyPacer,
     TenantLimiter,
 )
-from monitor.graph.settings import Budget
+from monitor.graph.settings import Budget, GraphClientSettings
 from tests.support.fake_time import FakeTime
 
 
@@ -182,3 +182,13 @@ async def test_pace_spends_permits_without_a_slot() -> None:
     assert first.total == 0
     second = await limiter.pace("reports", 2)
     assert second.pacing == pytest.approx(10.0 + PACING_SLACK_SECONDS)
+
+
+async def test_the_default_settings_read_a_sign_in_backlog_at_over_95_percent_of_the_budget() -> None:
+    """The reporting API allows 5 requests per 10 s; margin and slack must leave at least 95 %."""
+    settings = GraphClientSettings()
+    time = FakeTime()
+    p = pacer(time, settings.budgets["reports"], margin=settings.pacing_margin)
+    times = await send_times(p, time, 105)
+    steady = (len(times) - 6) / (times[-1] - times[5])  # after the first full window
+    assert steady >= 0.95 * 5 / 10
