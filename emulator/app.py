@@ -88,7 +88,7 @@ class Emulator:
             self.tenant.registry,
             self.issuer,
             self.clock,
-            on_request=lambda name: self.stats.record(f"identity.{name}", 200),
+            on_response=lambda name, status: self.stats.record(f"identity.{name}", status),
         )
         return [*control_routes(self), *graph_routes(self.graph), *identity_routes(context)]
 

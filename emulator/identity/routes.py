@@ -19,9 +19,9 @@ import base64
 import binascii
 import hmac
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import NoReturn
+from typing import Any, NoReturn
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from starlette.requests import Request
@@ -63,27 +63,49 @@ _IMDS_ID_PARAMETERS = {
 class IdentityContext:
     """What the identity routes serve from, and an optional per-request hook for statistics.
 
-    ``on_request`` is called with "instance_discovery", "discovery", "keys", "token", "msi" or
-    "imds" before each request is handled.
+    ``on_response`` is called with "instance_discovery", "discovery", "keys", "token", "msi" or
+    "imds" and the status of each answer, once it is made.
     """
 
     registry: IdentityRegistry
     issuer: TokenIssuer
     clock: EmulatorClock
-    on_request: Callable[[str], None] | None = None
+    on_response: Callable[[str, int], None] | None = None
 
 
 def identity_routes(context: IdentityContext) -> list[BaseRoute]:
     """The routes, to mount at the root of the emulator's Starlette app."""
     endpoints = _IdentityEndpoints(context)
+
+    def counted(name: str, handler: Callable[[Request], Awaitable[Response]]) -> Callable[..., Any]:
+        async def answer(request: Request) -> Response:
+            response = await handler(request)
+            if context.on_response is not None:
+                context.on_response(name, response.status_code)
+            return response
+
+        return answer
+
     return [
-        Route("/common/discovery/instance", endpoints.instance_discovery, methods=["GET"]),
-        Route("/{tenant}/v2.0/.well-known/openid-configuration", endpoints.discovery, methods=["GET"]),
-        Route("/{tenant}/.well-known/openid-configuration", endpoints.discovery, methods=["GET"]),
-        Route("/{tenant}/discovery/v2.0/keys", endpoints.keys, methods=["GET"]),
-        Route("/{tenant}/oauth2/v2.0/token", endpoints.token, methods=["POST"]),
-        Route("/msi/token", endpoints.app_service_token, methods=["GET"]),
-        Route("/metadata/identity/oauth2/token", endpoints.imds_token, methods=["GET"]),
+        Route(
+            "/common/discovery/instance",
+            counted("instance_discovery", endpoints.instance_discovery),
+            methods=["GET"],
+        ),
+        Route(
+            "/{tenant}/v2.0/.well-known/openid-configuration",
+            counted("discovery", endpoints.discovery),
+            methods=["GET"],
+        ),
+        Route(
+            "/{tenant}/.well-known/openid-configuration",
+            counted("discovery", endpoints.discovery),
+            methods=["GET"],
+        ),
+        Route("/{tenant}/discovery/v2.0/keys", counted("keys", endpoints.keys), methods=["GET"]),
+        Route("/{tenant}/oauth2/v2.0/token", counted("token", endpoints.token), methods=["POST"]),
+        Route("/msi/token", counted("msi", endpoints.app_service_token), methods=["GET"]),
+        Route("/metadata/identity/oauth2/token", counted("imds", endpoints.imds_token), methods=["GET"]),
     ]
 
 
@@ -130,10 +152,6 @@ class _IdentityEndpoints:
         self._context = context
         self._registry = context.registry
 
-    def _note(self, endpoint: str) -> None:
-        if self._context.on_request is not None:
-            self._context.on_request(endpoint)
-
     def _failure(self, request: Request, failure: IdentityPlatformError) -> JSONResponse:
         return errors.error_response(
             failure,
@@ -144,7 +162,6 @@ class _IdentityEndpoints:
     # --- discovery --------------------------------------------------------------------------------
 
     async def instance_discovery(self, request: Request) -> Response:
-        self._note("instance_discovery")
         # MSAL drops the port from this parameter, so the tenant is all it tells us.
         path = urlsplit(request.query_params.get("authorization_endpoint", "")).path
         tenant = path.strip("/").split("/")[0] if path.strip("/") else ""
@@ -161,14 +178,12 @@ class _IdentityEndpoints:
         )
 
     async def discovery(self, request: Request) -> Response:
-        self._note("discovery")
         tenant = request.path_params["tenant"]
         if not self._registry.knows_tenant(tenant):
             return self._failure(request, errors.tenant_not_found(tenant, error="invalid_tenant"))
         return JSONResponse(openid_configuration(_base_url(request), self._registry.tenant_id))
 
     async def keys(self, request: Request) -> Response:
-        self._note("keys")
         tenant = request.path_params["tenant"]
         if not self._registry.knows_tenant(tenant):
             return self._failure(request, errors.tenant_not_found(tenant, error="invalid_tenant"))
@@ -179,7 +194,6 @@ class _IdentityEndpoints:
     # --- token endpoint ---------------------------------------------------------------------------
 
     async def token(self, request: Request) -> Response:
-        self._note("token")
         body = (await request.body()).decode("utf-8", errors="replace")
         fields = dict(parse_qsl(body, keep_blank_values=True))
         try:
@@ -270,7 +284,6 @@ class _IdentityEndpoints:
     # --- managed identity -------------------------------------------------------------------------
 
     async def app_service_token(self, request: Request) -> Response:
-        self._note("msi")
         if not self._has_identity_header(request):
             message = "The X-IDENTITY-HEADER header is missing or not valid."
             return errors.app_service_error(401, message)
@@ -308,7 +321,6 @@ class _IdentityEndpoints:
         return hmac.compare_digest(presented.encode(), expected.encode())
 
     async def imds_token(self, request: Request) -> Response:
-        self._note("imds")
         if request.headers.get("metadata", "").lower() != "true":
             return errors.imds_error("invalid_request", "Required metadata header not specified")
         query = request.query_params

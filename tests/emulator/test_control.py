@@ -152,6 +152,27 @@ def test_a_token_expires_when_the_clock_moves_past_its_lifetime(controlled: Runn
 # -- stats --------------------------------------------------------------------------------------
 
 
+def test_stats_count_token_requests_with_the_status_answered(controlled: RunningEmulator) -> None:
+    control_call(controlled, "DELETE", "/stats")
+    registration = controlled.info["clients"]["secret"]
+    with controlled.http() as http:
+        statuses = [
+            http.post(
+                f"{controlled.info['authority']}/oauth2/v2.0/token",
+                data={
+                    "grant_type": "client_credentials",
+                    "client_id": registration["clientId"],
+                    "client_secret": secret,
+                    "scope": "https://graph.microsoft.com/.default",
+                },
+            ).status_code
+            for secret in (registration["clientSecret"], "wrong")
+        ]
+    assert statuses == [200, 401]
+    token = control_call(controlled, "GET", "/stats").json()["endpoints"]["identity.token"]
+    assert (token["requests"], token["statuses"]) == (2, {"200": 1, "401": 1})
+
+
 def test_stats_count_requests_until_deleted(controlled: RunningEmulator) -> None:
     with graph_client(controlled) as graph:
         deleted = control_call(controlled, "DELETE", "/stats")

@@ -249,7 +249,9 @@ def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
     keys = _keys(now)
     issuer = TokenIssuer(clock, lifetime_seconds=LIFETIME)
     seen: list[str] = []
-    context = IdentityContext(_registry(keys, now), issuer, clock, on_request=seen.append)
+    context = IdentityContext(
+        _registry(keys, now), issuer, clock, on_response=lambda name, _status: seen.append(name)
+    )
     directory = tmp_path_factory.mktemp("identity")
     tls = create_tls_files(directory / "tls")
     app = Starlette(routes=identity_routes(context))
