@@ -183,6 +183,7 @@ class GraphClient:
             del page
             for item in objects:
                 yield item
+            del objects  # before the next page is fetched and parsed
 
     def _page(self, answer: Answer, url: str) -> Page:
         body = answer.body
