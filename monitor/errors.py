@@ -6,6 +6,8 @@ at the boundary, and every message says what failed, where, and what to do next.
     MonitorError
     ├── ConfigurationError          a setting is missing or invalid (names the field and source)
     ├── AuthenticationError         no token could be acquired for a tenant (names the credential)
+    ├── StateError                  the state database cannot be opened, read or written (names the
+    │                               file: corrupt, locked by another process, newer schema, not writable)
     └── GraphError                  a Graph request failed for good (status, code, request id, endpoint)
         ├── GraphPermissionError    403: names the least-privilege permission the endpoint needs
         ├── GraphLicenseError       the tenant lacks the licence (Entra ID P1/P2) the endpoint needs
@@ -37,6 +39,11 @@ class AuthenticationError(MonitorError):
         self.tenant = tenant
         self.credential = credential
         self.code = code
+
+
+class StateError(MonitorError):
+    """The state database cannot be used; the message names the file, the cause (corrupt, locked by
+    another process, written by a newer version, directory not writable) and what to do."""
 
 
 class GraphError(MonitorError):

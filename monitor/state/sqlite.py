@@ -1,0 +1,301 @@
+"""The SQLite state store: one file, WAL mode, schema upgraded in place on open.
+
+:func:`open_store` creates the directory, opens the file, switches it to write-ahead logging (so
+``entra-monitor findings list`` reads while the worker writes), applies the migrations and proves a
+write transaction can be taken. Every sqlite3 error is translated at this boundary into
+:class:`monitor.errors.StateError` naming the file, the cause and what to do: corrupt or not a
+database, locked by another process (after waiting ``busy_timeout_seconds``), directory not
+writable, schema newer than this code.
+
+Threads: the connection is opened with ``check_same_thread=False`` and every public method holds
+the store's lock, so calls from any thread are serialised. The worker uses it from one dedicated
+thread; other processes open their own store on the same file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import threading
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from monitor.check import Finding, Severity
+from monitor.errors import StateError
+from monitor.state.codec import (
+    SAVE_FINDING,
+    SELECT_FINDINGS,
+    counts_json,
+    finding_row,
+    run_record,
+    tracked_from_row,
+    utc,
+    utc_text,
+)
+from monitor.state.lifecycle import Tracked, collapse, gone, matching_waiver, seen
+from monitor.state.migrations import migrate, schema_version
+from monitor.state.store import (
+    FAILED_RUN_STATUSES,
+    FINDING_STATUSES,
+    RUN_STATUSES,
+    RunRecord,
+    StateStore,
+    StoredFinding,
+    Transition,
+    Waiver,
+)
+
+DEFAULT_BUSY_TIMEOUT_SECONDS = 5.0
+
+
+def open_store(path: Path, *, busy_timeout_seconds: float = DEFAULT_BUSY_TIMEOUT_SECONDS) -> SqliteStateStore:
+    """Open (creating it and its directory if needed) and upgrade the state database at ``path``.
+
+    ``busy_timeout_seconds`` is how long a call waits for another process's write lock before it
+    fails with StateError. Raises StateError when the file cannot be used.
+    """
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise StateError(
+            f"cannot create the directory {path.parent} for the state database {path}: "
+            f"{error.strerror or error}; create it writable for the monitor's user, or set state.path "
+            "to a writable location"
+        ) from error
+    with _translated(path, "open", busy_timeout_seconds):
+        connection = sqlite3.connect(
+            path, timeout=busy_timeout_seconds, isolation_level=None, check_same_thread=False
+        )
+    try:
+        with _translated(path, "open", busy_timeout_seconds):
+            connection.row_factory = sqlite3.Row
+            connection.execute("PRAGMA journal_mode = WAL").fetchone()
+            connection.execute("PRAGMA synchronous = NORMAL")
+            migrate(connection, path)
+        store = SqliteStateStore(connection, path, busy_timeout_seconds)
+        store.check_writable()
+    except BaseException:
+        connection.close()
+        raise
+    return store
+
+
+class SqliteStateStore(StateStore):
+    """:class:`StateStore` on one SQLite connection; build it with :func:`open_store`."""
+
+    def __init__(self, connection: sqlite3.Connection, path: Path, busy_timeout_seconds: float) -> None:
+        self._connection: sqlite3.Connection | None = connection
+        self._path = path
+        self._busy_timeout_seconds = busy_timeout_seconds
+        self._lock = threading.RLock()
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    def __repr__(self) -> str:
+        return f"SqliteStateStore({str(self._path)!r})"
+
+    def reconcile(
+        self,
+        tenant: str,
+        check: str,
+        findings: Sequence[Finding],
+        now: datetime,
+        waivers: Sequence[Waiver],
+    ) -> list[Transition]:
+        now = utc(now, "now")
+        current = collapse([_attributed(finding, tenant, check) for finding in findings])
+        transitions: list[Transition] = []
+        changed: list[Tracked] = []
+        with self._session("record findings in", write=True) as connection:
+            stored = {
+                tracked.finding.fingerprint: tracked
+                for tracked in _select_tracked(connection, "WHERE tenant = ? AND check_id = ?", tenant, check)
+            }
+            for fingerprint, finding in current.items():
+                waiver = matching_waiver(finding, waivers, now.date())
+                state, transition = seen(stored.get(fingerprint), finding, waiver, now)
+                changed.append(state)
+                transitions.extend([transition] if transition else [])
+            for fingerprint in sorted(stored.keys() - current.keys()):
+                if stored[fingerprint].status == "open":
+                    state, transition = gone(stored[fingerprint], now)
+                    changed.append(state)
+                    transitions.extend([transition] if transition else [])
+            connection.executemany(SAVE_FINDING, [finding_row(tracked) for tracked in changed])
+        return transitions
+
+    def findings(
+        self, tenant: str | None = None, check: str | None = None, status: str | None = "open"
+    ) -> list[StoredFinding]:
+        if status is not None and status not in FINDING_STATUSES:
+            raise ValueError(f"unknown finding status {status!r}; accepted: {', '.join(FINDING_STATUSES)}")
+        where = (
+            "WHERE (?1 IS NULL OR tenant = ?1) AND (?2 IS NULL OR check_id = ?2) "
+            "AND (?3 IS NULL OR status = ?3)"
+        )
+        with self._session("read findings from") as connection:
+            tracked = _select_tracked(connection, where, tenant, check, status)
+        stored = [item.stored() for item in tracked]
+        return sorted(stored, key=_listing_order)
+
+    def open_counts(self) -> dict[tuple[str, str, Severity], int]:
+        with self._session("count findings in") as connection:
+            rows = connection.execute(
+                "SELECT tenant, check_id, severity, count(*) FROM findings "
+                "WHERE status = 'open' AND waiver IS NULL GROUP BY tenant, check_id, severity"
+            ).fetchall()
+        return {(tenant, check, Severity.parse(severity)): count for tenant, check, severity, count in rows}
+
+    def get_watermark(self, tenant: str, check: str, key: str) -> str | None:
+        with self._session("read watermarks from") as connection:
+            row = connection.execute(
+                "SELECT value FROM watermarks WHERE tenant = ? AND check_id = ? AND key = ?",
+                (tenant, check, key),
+            ).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_watermarks(self, tenant: str, check: str, values: Mapping[str, str]) -> None:
+        rows = [(tenant, check, key, value) for key, value in values.items()]
+        with self._session("record watermarks in", write=True) as connection:
+            connection.executemany(
+                "INSERT OR REPLACE INTO watermarks (tenant, check_id, key, value) VALUES (?, ?, ?, ?)", rows
+            )
+
+    def start_run(self, tenant: str, check: str, started: datetime) -> str:
+        run_id = uuid.uuid4().hex
+        with self._session("record a run in", write=True) as connection:
+            connection.execute(
+                "INSERT INTO runs (run_id, tenant, check_id, started, status) VALUES (?, ?, ?, ?, 'running')",
+                (run_id, tenant, check, utc_text(started, "started")),
+            )
+        return run_id
+
+    def finish_run(
+        self, run_id: str, ended: datetime, status: str, counts: Mapping[str, int], error: str | None
+    ) -> None:
+        if status not in RUN_STATUSES or status == "running":
+            accepted = ", ".join(s for s in RUN_STATUSES if s != "running")
+            raise ValueError(f"unknown final run status {status!r}; accepted: {accepted}")
+        with self._session("record a run in", write=True) as connection:
+            cursor = connection.execute(
+                "UPDATE runs SET ended = ?, status = ?, counts = ?, error = ? WHERE run_id = ?",
+                (utc_text(ended, "ended"), status, counts_json(counts), error, run_id),
+            )
+            if cursor.rowcount == 0:
+                raise ValueError(f"no run {run_id!r} was started in {self._path}")
+
+    def runs(self, tenant: str | None = None, check: str | None = None, limit: int = 50) -> list[RunRecord]:
+        with self._session("read runs from") as connection:
+            rows = connection.execute(
+                "SELECT run_id, tenant, check_id, started, ended, status, counts, error FROM runs "
+                "WHERE (?1 IS NULL OR tenant = ?1) AND (?2 IS NULL OR check_id = ?2) "
+                "ORDER BY started DESC, rowid DESC LIMIT ?3",
+                (tenant, check, limit),
+            ).fetchall()
+        return [run_record(row) for row in rows]
+
+    def consecutive_failures(self, tenant: str, check: str) -> int:
+        with self._session("read runs from") as connection:
+            statuses = connection.execute(
+                "SELECT status FROM runs WHERE tenant = ? AND check_id = ? "
+                "AND status NOT IN ('running', 'cancelled') ORDER BY started DESC, rowid DESC",
+                (tenant, check),
+            )
+            failures = 0
+            for (status,) in statuses:
+                if status not in FAILED_RUN_STATUSES:
+                    break
+                failures += 1
+        return failures
+
+    def check_writable(self) -> None:
+        # Taking the write lock succeeds even on a read-only file; rewriting the header does not.
+        with self._session("write to", write=True, keep=False) as connection:
+            connection.execute(f"PRAGMA user_version = {schema_version(connection)}")
+
+    def close(self) -> None:
+        with self._lock:
+            if self._connection is not None:
+                self._connection.close()
+                self._connection = None
+
+    @contextlib.contextmanager
+    def _session(
+        self, action: str, *, write: bool = False, keep: bool = True
+    ) -> Iterator[sqlite3.Connection]:
+        """The connection under the lock, errors translated; with ``write``, inside one
+        transaction that takes the write lock at once and commits only if the block succeeds (and
+        ``keep`` is true: a probe rolls back)."""
+        with self._lock, _translated(self._path, action, self._busy_timeout_seconds):
+            connection = self._connection
+            if connection is None:
+                raise StateError(f"the state store for {self._path} is closed; open it again")
+            if not write:
+                yield connection
+                return
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                yield connection
+                connection.execute("COMMIT" if keep else "ROLLBACK")
+            except BaseException:
+                if connection.in_transaction:
+                    connection.execute("ROLLBACK")
+                raise
+
+
+@contextlib.contextmanager
+def _translated(path: Path, action: str, busy_timeout_seconds: float) -> Iterator[None]:
+    try:
+        yield
+    except sqlite3.Error as error:
+        raise StateError(_describe(error, path, action, busy_timeout_seconds)) from error
+
+
+def _describe(error: sqlite3.Error, path: Path, action: str, busy_timeout_seconds: float) -> str:
+    """What failed, on which file, and what to do, from the sqlite3 error's primary result code."""
+    code = (getattr(error, "sqlite_errorcode", None) or 0) & 0xFF
+    if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+        return (
+            f"the state database {path} is locked by another process (waited {busy_timeout_seconds:g} s); "
+            "stop the other entra-monitor using this file, or set state.path to a different file"
+        )
+    if code in (sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CORRUPT):
+        return (
+            f"the state database {path} is corrupt or not a SQLite database ({error}); move it aside "
+            "(the monitor then starts with empty state) or restore it from a backup"
+        )
+    if code in (sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PERM, sqlite3.SQLITE_READONLY):
+        return (
+            f"cannot {action} the state database {path} ({error}); make {path.parent} and the file "
+            "writable for the monitor's user, or set state.path to a writable location"
+        )
+    if code == sqlite3.SQLITE_FULL:
+        return f"cannot {action} the state database {path}: the disk is full; free space on {path.parent}"
+    return f"cannot {action} the state database {path} ({error})"
+
+
+def _attributed(finding: Finding, tenant: str, check: str) -> Finding:
+    if finding.tenant == tenant and finding.check == check:
+        return finding
+    if not finding.tenant and not finding.check:
+        return finding.for_run(tenant, check)
+    raise ValueError(
+        f"finding {finding.rule} on {finding.resource.id} belongs to tenant {finding.tenant!r}, check "
+        f"{finding.check!r}, not to the run of {check!r} for {tenant!r} being reconciled"
+    )
+
+
+def _listing_order(stored: StoredFinding) -> tuple[int, str, str, datetime, str]:
+    finding = stored.finding
+    return (-finding.severity, finding.tenant, finding.check, stored.first_seen, stored.fingerprint)
+
+
+def _select_tracked(connection: sqlite3.Connection, where: str, *parameters: Any) -> list[Tracked]:
+    rows = connection.execute(f"{SELECT_FINDINGS} {where}", parameters).fetchall()
+    return [tracked_from_row(row) for row in rows]
