@@ -14,6 +14,9 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from monitor import cli_worker
+from monitor.config_cli import config_app
+
 if TYPE_CHECKING:
     from monitor.graph.connection import GraphConnection
 
@@ -245,6 +248,13 @@ async def _probe_tenant(name: str, connection: GraphConnection, out: Console) ->
         )
     out.print(table)
     return all(result.ok for result in results)
+
+
+app.command()(cli_worker.run)
+app.command()(cli_worker.once)
+app.add_typer(cli_worker.checks_app, name="checks")
+app.add_typer(cli_worker.findings_app, name="findings")
+app.add_typer(config_app, name="config")
 
 
 def main() -> None:

@@ -1,0 +1,169 @@
+"""One run of one check for one tenant: collect → evaluate → reconcile → record.
+
+:meth:`CheckRunner.run` never raises for a check's own failure: a check that raises, times out or
+finds its data unlicensed gets its run recorded with that status and the other checks carry on.
+After ``failures_before_alert`` consecutive failed runs, the worker's own pseudo-check
+(:data:`WORKER_CHECK`) holds a ``check-failing`` finding for it, resolved by its next success.
+Only cancellation (the worker stopping) propagates, after the run is recorded as cancelled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from monitor.check import Check, CheckContext, CheckSettings, Finding, Resource, Severity
+from monitor.clock import Clock
+from monitor.errors import GraphLicenseError
+from monitor.graph.client import GraphClient
+from monitor.logs import log_context
+from monitor.state import Transition, Waiver
+from monitor.storage import AsyncStore, StoredWatermarks
+
+WORKER_CHECK = "worker"
+"""The check id under which the worker files findings about itself (failing checks)."""
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Tenant:
+    """A tenant as the runner sees it: its name, directory id and Graph client."""
+
+    name: str
+    tenant_id: str
+    graph: GraphClient
+
+
+@dataclass(frozen=True)
+class PreparedCheck:
+    """A check instance with its validated settings and effective timeout."""
+
+    check: Check[Any, Any]
+    settings: CheckSettings
+    timeout_seconds: float
+
+    @property
+    def id(self) -> str:
+        return self.check.id
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """What one run did: its status, the findings it produced and the lifecycle changes."""
+
+    run_id: str
+    tenant: str
+    check: str
+    status: str
+    findings: list[Finding] = field(default_factory=list)
+    transitions: list[Transition] = field(default_factory=list)
+    error: str | None = None
+    duration_seconds: float = 0.0
+
+
+class CheckRunner:
+    """Runs checks against the state store; ``checks`` are every check the tenants run (for the
+    check-failing bookkeeping)."""
+
+    def __init__(
+        self,
+        store: AsyncStore,
+        checks: Sequence[PreparedCheck],
+        waivers: Sequence[Waiver],
+        clock: Clock,
+    ) -> None:
+        self._store = store
+        self._checks = {prepared.id: prepared for prepared in checks}
+        self._waivers = list(waivers)
+        self._clock = clock
+
+    async def run(self, tenant: Tenant, prepared: PreparedCheck) -> RunOutcome:
+        """Run ``prepared`` once for ``tenant`` and record it (see the module docstring)."""
+        started = self._clock()
+        run_id = await self._store.start_run(tenant.tenant_id, prepared.id, started)
+        with log_context(tenant=tenant.name, check=prepared.id, run_id=run_id):
+            began = time.monotonic()
+            try:
+                outcome = await self._attempt(tenant, prepared, run_id, started)
+            except asyncio.CancelledError:
+                await self._finish(run_id, "cancelled", {}, "the worker stopped during the run")
+                raise
+            outcome = replace(outcome, duration_seconds=time.monotonic() - began)
+            await self._finish(run_id, outcome.status, _counts(outcome), outcome.error)
+            failing = await self._reconcile_failing(tenant)
+            logger.info(
+                "check run %s",
+                outcome.status,
+                extra={"status": outcome.status, "findings": len(outcome.findings), "error": outcome.error},
+            )
+            return replace(outcome, transitions=outcome.transitions + failing)
+
+    async def _attempt(
+        self, tenant: Tenant, prepared: PreparedCheck, run_id: str, now: datetime
+    ) -> RunOutcome:
+        check = prepared.check
+        watermarks = StoredWatermarks(self._store, tenant.tenant_id, check.id)
+        context = CheckContext(tenant.tenant_id, tenant.graph, prepared.settings, now, watermarks, run_id)
+        try:
+            async with asyncio.timeout(prepared.timeout_seconds):
+                data = await check.collect(context)
+            findings = [
+                f.for_run(tenant.tenant_id, check.id) for f in check.evaluate(data, prepared.settings, now)
+            ]
+        except TimeoutError:
+            error = f"the run took longer than its timeout of {prepared.timeout_seconds:g} s and was stopped"
+            return RunOutcome(run_id, tenant.tenant_id, check.id, "timed_out", error=error)
+        except GraphLicenseError as error:
+            return RunOutcome(run_id, tenant.tenant_id, check.id, "unavailable", error=error.reason)
+        except Exception as error:
+            logger.exception("check run failed")
+            detail = f"{type(error).__name__}: {error}"
+            return RunOutcome(run_id, tenant.tenant_id, check.id, "failed", error=detail)
+        transitions = await self._store.reconcile(tenant.tenant_id, check.id, findings, now, self._waivers)
+        if watermarks.pending:
+            await self._store.set_watermarks(tenant.tenant_id, check.id, watermarks.pending)
+        return RunOutcome(run_id, tenant.tenant_id, check.id, "succeeded", findings, transitions)
+
+    async def _finish(self, run_id: str, status: str, counts: Mapping[str, int], error: str | None) -> None:
+        await self._store.finish_run(run_id, self._clock(), status, counts, error)
+
+    async def _reconcile_failing(self, tenant: Tenant) -> list[Transition]:
+        """The worker's own findings for this tenant: one per check failing N runs in a row."""
+        findings = []
+        for prepared in self._checks.values():
+            failures = await self._store.consecutive_failures(tenant.tenant_id, prepared.id)
+            if failures >= prepared.check.failures_before_alert:
+                findings.append(_check_failing(tenant.tenant_id, prepared, failures))
+        return await self._store.reconcile(
+            tenant.tenant_id, WORKER_CHECK, findings, self._clock(), self._waivers
+        )
+
+
+def _check_failing(tenant_id: str, prepared: PreparedCheck, failures: int) -> Finding:
+    check = prepared.check
+    return Finding(
+        "check-failing",
+        Severity.HIGH,
+        Resource("check", check.id, check.title),
+        f"The check {check.id} has failed {failures} runs in a row; what it watches is not being watched.",
+        "Read the check's last error (`entra-monitor status` or the logs): a missing permission, an "
+        "expired credential or Graph being unavailable are the usual causes.",
+        {"consecutiveFailures": failures, "failuresBeforeAlert": check.failures_before_alert},
+        (),
+        tenant_id,
+        WORKER_CHECK,
+    )
+
+
+def _counts(outcome: RunOutcome) -> dict[str, int]:
+    counts: dict[str, int] = {"findings": len(outcome.findings)}
+    for severity in Severity:
+        counts[severity.label] = sum(1 for finding in outcome.findings if finding.severity == severity)
+    for transition in outcome.transitions:
+        counts[transition.kind] = counts.get(transition.kind, 0) + 1
+    return counts

@@ -1,0 +1,206 @@
+"""The long-running worker: one APScheduler job per (tenant, check), and a graceful life cycle.
+
+- Each job runs first at start-up, then on its schedule with jitter; ``max_instances=1`` (a run
+  still going when the next is due is skipped, never overlapped), ``coalesce`` (runs missed while
+  the loop was busy collapse into one), and a misfire grace period.
+- At most ``worker.max_parallel_checks`` runs at once across tenants.
+- Stopping (:meth:`Worker.run` returns when ``stop`` is set): the scheduler is paused so nothing
+  new starts, runs in flight get ``worker.grace_seconds`` to finish and are then cancelled (and
+  recorded as cancelled), and only then is the scheduler shut down. APScheduler 3 cancels async
+  jobs on shutdown whatever ``wait`` says, which is why the worker tracks its own runs.
+- A failing check never stops the worker: the runner records it and carries on.
+
+The worker also answers the health server: :meth:`status` (checks, schedules, last and next runs,
+open findings by severity) and :meth:`readiness_problems`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from monitor.app import MonitorApp, Scheduled, describe_schedule
+from monitor.check import Cron, Severity
+from monitor.runner import PreparedCheck, RunOutcome, Tenant
+
+logger = logging.getLogger(__name__)
+STATE_PROBE_SECONDS = 30.0
+
+
+def build_trigger(scheduled: Scheduled) -> BaseTrigger:
+    """APScheduler's trigger for a schedule, in UTC, with the jitter (which only ever delays)."""
+    schedule = scheduled.schedule
+    jitter = int(scheduled.jitter_seconds) or None
+    if isinstance(schedule, Cron):
+        return CronTrigger.from_crontab(schedule.expression, timezone=UTC, jitter=jitter)
+    return IntervalTrigger(seconds=schedule.total_seconds, timezone=UTC, jitter=jitter)
+
+
+class Worker:
+    """Schedules every enabled check for every tenant of ``app`` until told to stop."""
+
+    def __init__(self, app: MonitorApp) -> None:
+        self.app = app
+        settings = app.settings.worker
+        self._scheduler = AsyncIOScheduler(
+            timezone=UTC,
+            job_defaults={
+                "coalesce": True,
+                "max_instances": 1,
+                "misfire_grace_time": int(settings.misfire_grace_seconds),
+            },
+        )
+        self._parallel = asyncio.Semaphore(settings.max_parallel_checks)
+        self._in_flight: set[asyncio.Task[Any]] = set()
+        self._last: dict[tuple[str, str], RunOutcome] = {}
+        self._failures: dict[tuple[str, str], int] = {}
+        self._open: Mapping[tuple[str, str, Severity], int] = {}
+        self._state_problem: str | None = None
+        self._stopping = False
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Schedule, run until ``stop`` is set, then drain (see the module docstring)."""
+        self._open = await self.app.store.open_counts()
+        now = datetime.now(UTC)
+        for tenant in self.app.tenants:
+            for prepared in self.app.checks:
+                self._scheduler.add_job(
+                    self._job,
+                    build_trigger(self.app.schedules[prepared.id]),
+                    args=(tenant, prepared),
+                    id=f"{tenant.name}/{prepared.id}",
+                    name=f"{prepared.id} for {tenant.name}",
+                    next_run_time=now,
+                )
+        self._scheduler.start()
+        logger.info(
+            "worker started",
+            extra={"tenants": [t.name for t in self.app.tenants], "checks": [c.id for c in self.app.checks]},
+        )
+        probe = asyncio.create_task(self._probe_state())
+        try:
+            await stop.wait()
+        finally:
+            probe.cancel()
+            await self._drain()
+
+    async def _job(self, tenant: Tenant, prepared: PreparedCheck) -> None:
+        if self._stopping:
+            return
+        task = asyncio.current_task()
+        assert task is not None
+        self._in_flight.add(task)
+        try:
+            async with self._parallel:
+                outcome = await self.app.runner.run(tenant, prepared)
+            await self._after(tenant, prepared, outcome)
+        finally:
+            self._in_flight.discard(task)
+
+    async def _after(self, tenant: Tenant, prepared: PreparedCheck, outcome: RunOutcome) -> None:
+        key = (tenant.name, prepared.id)
+        self._last[key] = outcome
+        self._failures[key] = await self.app.store.consecutive_failures(tenant.tenant_id, prepared.id)
+        self._open = await self.app.store.open_counts()
+        for transition in outcome.transitions:
+            finding = transition.finding
+            logger.info(
+                "finding %s: %s",
+                transition.kind,
+                finding.message,
+                extra={
+                    "transition": transition.kind,
+                    "rule": finding.rule,
+                    "severity": finding.severity.label,
+                    "resource": finding.resource.id,
+                    "fingerprint": transition.fingerprint,
+                },
+            )
+
+    async def _drain(self) -> None:
+        self._stopping = True
+        self._scheduler.pause()
+        grace = self.app.settings.worker.grace_seconds
+        running = set(self._in_flight)
+        if running:
+            logger.info("waiting up to %g s for %d running checks", grace, len(running))
+            _, pending = await asyncio.wait(running, timeout=grace)
+            for task in pending:
+                task.cancel()
+            if pending:
+                logger.warning("cancelled %d checks still running after the grace period", len(pending))
+                await asyncio.wait(pending)
+        self._scheduler.shutdown(wait=False)
+        await asyncio.sleep(0)  # APScheduler queues its real shutdown on the loop
+        logger.info("worker stopped")
+
+    async def _probe_state(self) -> None:
+        while True:
+            try:
+                await self.app.store.check_writable()
+                self._state_problem = None
+            except Exception as error:
+                self._state_problem = f"state store not writable: {error}"
+            await asyncio.sleep(STATE_PROBE_SECONDS)
+
+    def readiness_problems(self) -> list[str]:
+        """Why the worker is not ready (empty when it is)."""
+        problems = []
+        if not self._scheduler.running or self._stopping:
+            problems.append("the scheduler is not running")
+        if self._state_problem:
+            problems.append(self._state_problem)
+        limits = {prepared.id: prepared.check.failures_before_alert for prepared in self.app.checks}
+        for (tenant, check), failures in sorted(self._failures.items()):
+            if failures >= limits.get(check, 1):
+                problems.append(f"{check} for {tenant} has failed {failures} runs in a row")
+        return problems
+
+    def status(self) -> dict[str, Any]:
+        """The JSON of ``/status``."""
+        jobs = {job.id: job for job in self._scheduler.get_jobs()} if self._scheduler.running else {}
+        checks = []
+        for tenant in self.app.tenants:
+            for prepared in self.app.checks:
+                key = (tenant.name, prepared.id)
+                job = jobs.get(f"{tenant.name}/{prepared.id}")
+                last = self._last.get(key)
+                checks.append(
+                    {
+                        "tenant": tenant.name,
+                        "check": prepared.id,
+                        "schedule": describe_schedule(self.app.schedules[prepared.id]),
+                        "nextRun": _iso(job.next_run_time) if job and job.next_run_time else None,
+                        "lastRun": None if last is None else _outcome(last),
+                        "consecutiveFailures": self._failures.get(key, 0),
+                    }
+                )
+        return {"checks": checks, "openFindings": self._open_by_severity()}
+
+    def _open_by_severity(self) -> dict[str, int]:
+        totals = {severity.label: 0 for severity in reversed(Severity)}
+        for (_tenant, _check, severity), count in self._open.items():
+            totals[severity.label] += count
+        return totals
+
+
+def _outcome(outcome: RunOutcome) -> dict[str, Any]:
+    return {
+        "runId": outcome.run_id,
+        "status": outcome.status,
+        "findings": len(outcome.findings),
+        "durationSeconds": round(outcome.duration_seconds, 3),
+        "error": outcome.error,
+    }
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
