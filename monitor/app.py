@@ -122,13 +122,15 @@ async def build_app(
     only_tenants: Sequence[str] | None = None,
     clock: Clock = utc_now,
     instruments: GraphInstruments | None = None,
+    discovery: Discovery | None = None,
 ) -> MonitorApp:
     """Build the services; the caller closes them with :meth:`MonitorApp.aclose`.
 
-    Raises ConfigurationError (unknown check or tenant, bad check settings or credentials) or
-    StateError (the store cannot be opened); nothing is left open when it raises.
+    ``discovery`` defaults to the installed checks (tests pass their own). Raises
+    ConfigurationError (unknown check or tenant, bad check settings or credentials) or StateError
+    (the store cannot be opened); nothing is left open when it raises.
     """
-    discovery = discover_checks()
+    discovery = discovery or discover_checks()
     checks, schedules = prepare_checks(settings, discovery, only_checks)
     chosen = [t for t in settings.tenants if not only_tenants or t.name in only_tenants]
     missing = sorted(set(only_tenants or ()) - {t.name for t in settings.tenants})

@@ -190,7 +190,9 @@ def _print_permissions_table(out: Console) -> None:
 def probe(
     config: Annotated[
         Path | None,
-        typer.Option("--config", help="TOML file with [[tenants]] tables (config/tenants.example.toml)."),
+        typer.Option(
+            "--config", help="Settings file; its [[tenants]] are probed (default config/monitor.toml)."
+        ),
     ] = None,
     tenant: Annotated[
         str | None, typer.Option("--tenant", help="Probe only the [[tenants]] entry with this name.")
@@ -209,15 +211,15 @@ def probe(
     settings are wrong or no token can be acquired.
     """
     from monitor.errors import MonitorError
-    from monitor.graph.connection import emulator_connection, load_connections
+    from monitor.graph.connection import emulator_connection
+    from monitor.settings import load_settings
 
     try:
+        connections: dict[str, GraphConnection]
         if emulator_info is not None:
             connections = {"emulator": emulator_connection(emulator_info, client)}
-        elif config is not None:
-            connections = load_connections(config)
         else:
-            raise typer.BadParameter("give --config FILE or --emulator INFO_FILE")
+            connections = {t.name: t for t in load_settings(config).tenants}
         if tenant is not None:
             if tenant not in connections:
                 raise typer.BadParameter(f"no tenant named {tenant!r}; known: {', '.join(connections)}")

@@ -1,16 +1,15 @@
 """``entra-monitor demo``: the emulated tenant, what it plants, and a first look through Graph.
 
-Until the worker exists this is a guided tour: it starts the emulator, shows the planted
-problems, then reads two collections through the monitor's Graph client (real MSAL, certificate
-credential, paging, pacing) the way the checks will, and probes every collection the monitor
-needs, so a newcomer sees the whole stack answer within a minute.
+It starts the emulator, shows the planted problems, reads two collections through the monitor's
+Graph client (real MSAL, certificate credential, paging, pacing), writes a settings file for the
+emulated tenant (the code of ``config init --from-emulator``) and runs the worker against it:
+every check on a one-minute schedule, with the health endpoint, until Ctrl+C. ``--once`` runs
+one sweep instead and exits.
 """
 
 from __future__ import annotations
 
 import asyncio
-import signal
-import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -23,6 +22,13 @@ from emulator.tenant.scale import parse_scale
 from monitor.graph.connection import connect, emulator_connection
 from monitor.graph.probe import probe
 from monitor.graph.query import Query
+from monitor.logs import configure_logging
+from monitor.plugins import discover_checks
+from monitor.settings import MonitorSettings, load_settings, render_config
+from monitor.sweep import SweepResult, run_worker, sweep
+from monitor.worker import Worker
+
+DEMO_INTERVAL_SECONDS = 60
 
 
 async def _read_through_graph(prepared: PreparedEmulator, console: Console) -> None:
@@ -53,10 +59,35 @@ async def _read_through_graph(prepared: PreparedEmulator, console: Console) -> N
 def walkthrough(prepared: PreparedEmulator, console: Console) -> None:
     console.print("\n[bold]Walkthrough[/bold]: the monitor's Graph client (MSAL certificate credential)")
     asyncio.run(_read_through_graph(prepared, console))
+
+
+def demo_settings(prepared: PreparedEmulator, state_dir: Path, console: Console) -> MonitorSettings:
+    """Write a complete settings file for the running emulator (the same code as
+    ``config init --from-emulator``) and load it, with a one-minute schedule so runs show."""
+    checks = list(discover_checks().checks.values())
+    config = state_dir / "monitor.toml"
+    config.write_text(render_config(checks, prepared.info_file, state_dir / "state" / "monitor.db"))
+    overrides: dict[str, object] = {"health.port": 0}
+    for check in checks:
+        overrides[f"checks.{check.id}.interval_seconds"] = DEMO_INTERVAL_SECONDS
+        overrides[f"checks.{check.id}.jitter_seconds"] = 0
+    settings = load_settings(config, overrides=overrides, environ={}, env_file=None, checks=checks)
     console.print(
-        "  The monitor's checks, alerts and snapshots are being built next;"
-        " the ground truth above is what they must find."
+        f"\n[bold]Monitor[/bold] settings written to {config}"
+        f" (try `entra-monitor config show --config {config}`)"
     )
+    console.print(f"  state (findings, runs, watermarks): {settings.state.path}")
+    console.print(
+        "  alerts and metrics (Azure Monitor, Teams, Slack) and snapshots arrive with the next parts;"
+    )
+    console.print("  until then every finding that opens or resolves is a structured log line.")
+    return settings
+
+
+def print_sweep_summary(result: SweepResult, console: Console) -> None:
+    for outcome in result.outcomes:
+        console.print(f"  {outcome.check}: {outcome.status}, {len(outcome.findings)} findings")
+    console.print(f"  {len(result.open_findings)} findings open in the state store")
 
 
 def run_demo(*, seed: int, scale: str, once: bool, state_dir: Path, console: Console) -> int:
@@ -68,11 +99,19 @@ def run_demo(*, seed: int, scale: str, once: bool, state_dir: Path, console: Con
     with running(options, state_dir) as prepared:
         print_banner(prepared, console)
         walkthrough(prepared, console)
+        settings = demo_settings(prepared, state_dir, console)
         if once:
+            console.print("\n[bold]One sweep[/bold] of every check (`entra-monitor once`):")
+            print_sweep_summary(asyncio.run(sweep(settings)), console)
             return 0
-        stop = threading.Event()
-        for name in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(name, lambda *_: stop.set())
-        console.print(f"\nThe emulated tenant keeps serving at {prepared.base_url}; press Ctrl+C to stop.")
-        stop.wait()
+        configure_logging("text", "INFO")
+        console.print(
+            f"\n[bold]Worker[/bold] running every check every {DEMO_INTERVAL_SECONDS} s against"
+            f" {prepared.base_url}; press Ctrl+C to stop."
+        )
+
+        def started(worker: Worker, port: int | None) -> None:
+            console.print(f"  health: http://127.0.0.1:{port}/healthz, /readyz and /status")
+
+        asyncio.run(run_worker(settings, on_started=started))
     return 0

@@ -96,6 +96,8 @@ class CheckRunner:
             outcome = replace(outcome, duration_seconds=time.monotonic() - began)
             await self._finish(run_id, outcome.status, _counts(outcome), outcome.error)
             failing = await self._reconcile_failing(tenant)
+            for transition in outcome.transitions + failing:
+                _log_transition(transition)
             logger.info(
                 "check run %s",
                 outcome.status,
@@ -142,6 +144,22 @@ class CheckRunner:
         return await self._store.reconcile(
             tenant.tenant_id, WORKER_CHECK, findings, self._clock(), self._waivers
         )
+
+
+def _log_transition(transition: Transition) -> None:
+    finding = transition.finding
+    logger.info(
+        "finding %s: %s",
+        transition.kind,
+        finding.message,
+        extra={
+            "transition": transition.kind,
+            "rule": finding.rule,
+            "severity": finding.severity.label,
+            "resource": finding.resource.id,
+            "fingerprint": transition.fingerprint,
+        },
+    )
 
 
 def _check_failing(tenant_id: str, prepared: PreparedCheck, failures: int) -> Finding:

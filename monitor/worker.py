@@ -110,20 +110,6 @@ class Worker:
         self._last[key] = outcome
         self._failures[key] = await self.app.store.consecutive_failures(tenant.tenant_id, prepared.id)
         self._open = await self.app.store.open_counts()
-        for transition in outcome.transitions:
-            finding = transition.finding
-            logger.info(
-                "finding %s: %s",
-                transition.kind,
-                finding.message,
-                extra={
-                    "transition": transition.kind,
-                    "rule": finding.rule,
-                    "severity": finding.severity.label,
-                    "resource": finding.resource.id,
-                    "fingerprint": transition.fingerprint,
-                },
-            )
 
     async def _drain(self) -> None:
         self._stopping = True

@@ -2,15 +2,13 @@
 
 The worker's settings hold one :class:`GraphConnection` per tenant; the composition root calls
 :func:`connect` for each, so several tenants (each with its own credential, token cache, pool and
-limiter) live side by side in one process. Until the worker's settings exist,
-:func:`load_connections` reads the ``[[tenants]]`` tables of a TOML file (the shape in
-``config/tenants.example.toml``) and :func:`emulator_connection` points at an emulated tenant.
+limiter) live side by side in one process. :func:`emulator_connection` points at an emulated
+tenant from its info file.
 """
 
 from __future__ import annotations
 
 import json
-import tomllib
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -66,32 +64,6 @@ def connect(connection: GraphConnection, instruments: GraphInstruments | None = 
         settings=connection.client,
         instruments=instruments,
     )
-
-
-def load_connections(path: Path) -> dict[str, GraphConnection]:
-    """The ``[[tenants]]`` of a TOML file by name: each entry is ``name`` plus the
-    :class:`GraphConnection` fields (``credential`` as a sub-table).
-
-    Raises ConfigurationError naming the file, the tenant and the field when something is wrong.
-    """
-    try:
-        document = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise ConfigurationError(f"{path}: cannot read the file ({error.strerror})") from None
-    except tomllib.TOMLDecodeError as error:
-        raise ConfigurationError(f"{path}: not valid TOML ({error})") from None
-    entries = document.get("tenants")
-    if not isinstance(entries, list) or not entries:
-        raise ConfigurationError(f"{path}: add at least one [[tenants]] table (name, tenant_id, credential)")
-    connections: dict[str, GraphConnection] = {}
-    for position, entry in enumerate(entries, start=1):
-        entry = dict(entry)
-        name = str(entry.pop("name", f"tenant {position}"))
-        try:
-            connections[name] = GraphConnection.model_validate(entry)
-        except ValidationError as error:
-            raise ConfigurationError(f"{path}: [[tenants]] {name!r}: {describe_validation(error)}") from None
-    return connections
 
 
 def describe_validation(error: ValidationError) -> str:

@@ -6,12 +6,10 @@ import json
 import subprocess
 from pathlib import Path
 
-import pytest
-
-from monitor.errors import ConfigurationError
-from monitor.graph.connection import connect, emulator_connection, load_connections
-from monitor.graph.credentials import CertificateCredential, ClientSecretCredential
+from monitor.graph.connection import connect, emulator_connection
+from monitor.graph.credentials import CertificateCredential
 from monitor.graph.probe import MISSING_PERMISSION, OK, probe, probed_endpoints
+from monitor.settings import load_settings
 from tests.support.emulator import RunningEmulator, console_script
 
 TENANT = "0f3c8a52-6f34-4a2b-9d7e-1c2b3a4d5e6f"
@@ -82,64 +80,6 @@ def test_the_command_exits_by_outcome(emulator: RunningEmulator, tmp_path: Path)
     )
 
 
-def test_tenants_load_from_toml_by_name(tmp_path: Path) -> None:
-    key = tmp_path / "monitor.pem"
-    key.write_text("placeholder; loaded only when a token is requested")
-    path = tmp_path / "tenants.toml"
-    path.write_text(
-        f"""
-[[tenants]]
-name = "contoso"
-tenant_id = "{TENANT}"
-cloud = "usgov"
-[tenants.credential]
-kind = "certificate"
-client_id = "{CLIENT}"
-certificate_path = "{key}"
-
-[[tenants]]
-name = "fabrikam"
-tenant_id = "{TENANT}"
-[tenants.credential]
-kind = "client_secret"
-client_id = "{CLIENT}"
-client_secret = "not-a-real-secret"
-"""
-    )
-    connections = load_connections(path)
-    assert list(connections) == ["contoso", "fabrikam"]
-    assert connections["contoso"].cloud == "usgov"
-    assert isinstance(connections["fabrikam"].credential, ClientSecretCredential)
-
-
-@pytest.mark.parametrize(
-    ("content", "message"),
-    [
-        ("tenants = 3", "add at least one [[tenants]] table"),
-        ("[[tenants", "not valid TOML"),
-        (
-            f'[[tenants]]\nname = "x"\ntenant_id = "{TENANT}"\n[tenants.credential]\nkind = "client_secret"\n'
-            f'client_id = "{CLIENT}"\nclient_secret = "s3cr3t-value"\ncolour = "blue"',
-            "[[tenants]] 'x': credential.client_secret.colour: Extra inputs are not permitted",
-        ),
-        (
-            '[[tenants]]\nname = "y"\ntenant_id = "contoso"\n[tenants.credential]\nkind = "managed_identity"',
-            "[[tenants]] 'y': tenant_id: String should match pattern",
-        ),
-    ],
-)
-def test_bad_tenant_settings_name_the_file_tenant_and_field(
-    tmp_path: Path, content: str, message: str
-) -> None:
-    path = tmp_path / "tenants.toml"
-    path.write_text(content)
-    with pytest.raises(ConfigurationError) as caught:
-        load_connections(path)
-    assert str(caught.value).startswith(f"{path}: ")
-    assert message in str(caught.value)
-    assert "s3cr3t-value" not in str(caught.value)
-
-
 def test_the_example_file_is_valid_once_its_files_exist(tmp_path: Path) -> None:
     example = (Path(__file__).parents[2] / "config" / "tenants.example.toml").read_text()
     for original in ("/etc/entra-monitor/monitor.pem", "/var/run/secrets/azure/tokens/azure-identity-token"):
@@ -148,7 +88,7 @@ def test_the_example_file_is_valid_once_its_files_exist(tmp_path: Path) -> None:
         example = example.replace(original, str(stand_in))
     path = tmp_path / "tenants.toml"
     path.write_text(example)
-    connections = load_connections(path)
+    connections = {t.name: t for t in load_settings(path, environ={}, env_file=None).tenants}
     kinds = {name: connection.credential.kind for name, connection in connections.items()}
     assert kinds == {
         "contoso": "certificate",
