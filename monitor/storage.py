@@ -75,6 +75,9 @@ class AsyncStore:
     ) -> list[RunRecord]:
         return await self._call(self._store.runs, tenant, check, limit)
 
+    async def abandon_running(self, ended: datetime, reason: str) -> int:
+        return await self._call(self._store.abandon_running, ended, reason)
+
     async def consecutive_failures(self, tenant: str, check: str) -> int:
         return await self._call(self._store.consecutive_failures, tenant, check)
 

@@ -68,6 +68,11 @@ class Worker:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Schedule, run until ``stop`` is set, then drain (see the module docstring)."""
+        abandoned = await self.app.store.abandon_running(
+            self.app.clock(), "the worker stopped without finishing this run (crash or kill)"
+        )
+        if abandoned:
+            logger.warning("marked %d runs left running by an earlier worker as cancelled", abandoned)
         self._open = await self.app.store.open_counts()
         now = datetime.now(UTC)
         for tenant in self.app.tenants:

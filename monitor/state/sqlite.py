@@ -190,6 +190,14 @@ class SqliteStateStore(StateStore):
             if cursor.rowcount == 0:
                 raise ValueError(f"no run {run_id!r} was started in {self._path}")
 
+    def abandon_running(self, ended: datetime, reason: str) -> int:
+        with self._session("record a run in", write=True) as connection:
+            cursor = connection.execute(
+                "UPDATE runs SET ended = ?, status = 'cancelled', error = ? WHERE status = 'running'",
+                (utc_text(ended, "ended"), reason),
+            )
+            return int(cursor.rowcount)
+
     def runs(self, tenant: str | None = None, check: str | None = None, limit: int = 50) -> list[RunRecord]:
         with self._session("read runs from") as connection:
             rows = connection.execute(

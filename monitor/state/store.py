@@ -202,6 +202,11 @@ class StateStore(abc.ABC):
         streak)."""
 
     @abc.abstractmethod
+    def abandon_running(self, ended: datetime, reason: str) -> int:
+        """Mark every run still recorded as ``running`` as ``cancelled`` with ``reason`` (a worker
+        starting up after a crash); the number of runs marked."""
+
+    @abc.abstractmethod
     def check_writable(self) -> None:
         """Raise StateError unless a write transaction can be started now (for ``/readyz``)."""
 

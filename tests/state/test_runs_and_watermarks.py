@@ -101,3 +101,17 @@ def test_watermarks_and_runs_persist_across_a_restart(database: Path) -> None:
             RunRecord(run_id, TENANT, CHECK, T0, at(1), "timed_out", {"findings": 0}, "ran past 900 s")
         ]
         assert second.consecutive_failures(TENANT, CHECK) == 1
+
+
+def test_runs_left_running_by_a_crash_are_marked_cancelled(tmp_path: Path) -> None:
+    store = open_store(tmp_path / "monitor.db")
+    started = T0
+    stale = store.start_run("t", "c", started)
+    done = store.start_run("t", "c", started)
+    store.finish_run(done, started, "succeeded", {}, None)
+    assert store.abandon_running(started, "crashed") == 1
+    runs = {run.run_id: run for run in store.runs("t", "c")}
+    assert (runs[stale].status, runs[stale].error) == ("cancelled", "crashed")
+    assert runs[done].status == "succeeded"
+    assert store.abandon_running(started, "crashed") == 0
+    store.close()
