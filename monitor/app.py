@@ -18,7 +18,7 @@ from monitor.clock import Clock, utc_now
 from monitor.errors import ConfigurationError
 from monitor.graph.connection import connect, describe_validation
 from monitor.graph.instruments import GraphInstruments
-from monitor.plugins import Discovery, discover_checks
+from monitor.plugins import Discovery, discover_checks, log_broken
 from monitor.runner import CheckRunner, PreparedCheck, Tenant
 from monitor.settings import CheckConfig, MonitorSettings, WaiverSettings
 from monitor.state import Waiver
@@ -131,6 +131,7 @@ async def build_app(
     (the store cannot be opened); nothing is left open when it raises.
     """
     discovery = discovery or discover_checks()
+    log_broken(discovery)
     checks, schedules = prepare_checks(settings, discovery, only_checks)
     chosen = [t for t in settings.tenants if not only_tenants or t.name in only_tenants]
     missing = sorted(set(only_tenants or ()) - {t.name for t in settings.tenants})

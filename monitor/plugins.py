@@ -71,5 +71,10 @@ def _load(point: EntryPoint, discovery: Discovery) -> type[Check[Any, Any]] | No
 
 
 def _broken(discovery: Discovery, point: EntryPoint, problem: str) -> None:
-    logger.error("check plugin %s (%s) is not loaded: %s", point.name, point.value, problem)
     discovery.broken.append(BrokenPlugin(point.name, point.value, problem))
+
+
+def log_broken(discovery: Discovery) -> None:
+    """One ERROR line per plugin that did not load (the worker calls this once logging is set up)."""
+    for broken in discovery.broken:
+        logger.error("check plugin %s (%s) is not loaded: %s", broken.name, broken.target, broken.problem)

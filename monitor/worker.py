@@ -24,24 +24,19 @@ from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.base import BaseTrigger
-from apscheduler.triggers.cron import CronTrigger
-from apscheduler.triggers.interval import IntervalTrigger
 
 from monitor.app import MonitorApp, Scheduled, describe_schedule
-from monitor.check import Cron, Severity
+from monitor.check import Severity
 from monitor.runner import PreparedCheck, RunOutcome, Tenant
+from monitor.schedules import build_trigger as schedule_trigger
 
 logger = logging.getLogger(__name__)
 STATE_PROBE_SECONDS = 30.0
 
 
 def build_trigger(scheduled: Scheduled) -> BaseTrigger:
-    """APScheduler's trigger for a schedule, in UTC, with the jitter (which only ever delays)."""
-    schedule = scheduled.schedule
-    jitter = int(scheduled.jitter_seconds) or None
-    if isinstance(schedule, Cron):
-        return CronTrigger.from_crontab(schedule.expression, timezone=UTC, jitter=jitter)
-    return IntervalTrigger(seconds=schedule.total_seconds, timezone=UTC, jitter=jitter)
+    """APScheduler's trigger for a check's schedule (see :mod:`monitor.schedules`)."""
+    return schedule_trigger(scheduled.schedule, scheduled.jitter_seconds)
 
 
 class Worker:
@@ -107,6 +102,10 @@ class Worker:
             async with self._parallel:
                 outcome = await self.app.runner.run(tenant, prepared)
             await self._after(tenant, prepared, outcome)
+        except asyncio.CancelledError:
+            if not self._stopping:
+                raise
+            # Cancelled by the drain after the grace period: recorded by the runner, not an error.
         finally:
             self._in_flight.discard(task)
 

@@ -324,8 +324,9 @@ INVALID: list[tuple[str, str, dict[str, str], str]] = [
         "bad cron",
         "+[checks.dummy-expiry]\ncron = 'every day'\n",
         {},
-        "checks.dummy-expiry.cron ({file}:9): not a crontab line (Wrong number of fields; got 2, "
-        "expected 5); accepted: five fields 'minute hour day month day_of_week' in UTC, e.g. '0 6 * * 1-5'",
+        "checks.dummy-expiry.cron ({file}:9): not a crontab line (expected five fields (minute hour day "
+        "month day_of_week), got 2); accepted: five fields 'minute hour day month day_of_week' in UTC, "
+        "e.g. '0 6 * * 1-5'",
     ),
     (
         "cron and interval both set",

@@ -8,7 +8,7 @@ Use :func:`monitor.settings.load_settings` to build :class:`MonitorSettings` fro
 
 from __future__ import annotations
 
-from datetime import UTC, date
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
 
@@ -103,10 +103,10 @@ class CheckConfig(_Section):
     def _crontab(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        from apscheduler.triggers.cron import CronTrigger
+        from monitor.schedules import cron_trigger
 
         try:
-            CronTrigger.from_crontab(value, timezone=UTC)
+            cron_trigger(value)
         except ValueError as error:
             raise ValueError(
                 f"not a crontab line ({error}); accepted: five fields 'minute hour day month "
