@@ -45,8 +45,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from monitor.graph.client import GraphClient  # noqa: E402
-from monitor.graph.connection import GraphConnection, connect  # noqa: E402
-from monitor.graph.credentials import ClientSecretCredential  # noqa: E402
+from monitor.graph.connection import GraphConnection, connect, emulator_connection  # noqa: E402
 from monitor.graph.instruments import REQUESTS, THROTTLED  # noqa: E402
 from monitor.graph.permissions import find_endpoint  # noqa: E402
 from monitor.graph.query import Query  # noqa: E402
@@ -135,20 +134,11 @@ class Tally:
 
 def connection_to(info: dict[str, Any], lift_reports: bool) -> GraphConnection:
     """The emulator as a tenant, through its secret client (as tests/graph/conftest.py does)."""
-    registration = info["clients"]["secret"]
     budgets = default_budgets()
     if lift_reports:
         budgets["reports"] = Budget(limit=LIFTED_REPORTS["limit"], window_seconds=1)
-    return GraphConnection(
-        tenant_id=info["tenantId"],
-        authority_host=info["authorityHost"],
-        graph_endpoint=info["baseUrl"],
-        ca_bundle=Path(info["caBundle"]),
-        credential=ClientSecretCredential(
-            client_id=registration["clientId"], client_secret=registration["clientSecret"]
-        ),
-        client=GraphClientSettings(budgets=budgets),
-    )
+    connection = emulator_connection(Path(info["infoFile"]), "secret")
+    return connection.model_copy(update={"client": GraphClientSettings(budgets=budgets)})
 
 
 async def read(graph: GraphClient, collection: Collection, tally: Tally) -> float:

@@ -9,27 +9,17 @@ from typing import Any
 import pytest
 
 from monitor.graph.client import GraphClient
-from monitor.graph.connection import GraphConnection, connect
-from monitor.graph.credentials import ClientSecretCredential
+from monitor.graph.connection import GraphConnection, connect, emulator_connection
 from monitor.graph.settings import GraphClientSettings
 from tests.support.emulator import RunningEmulator
 from tests.support.metrics import RecordedMetrics
 
 
 def connection_to(emulator: RunningEmulator, client: str = "secret", **settings: Any) -> GraphConnection:
-    """The emulator as a tenant: its authority and Graph endpoint, its CA, one of its secret clients."""
-    info = emulator.info
-    registration = info["clients"][client]
-    return GraphConnection(
-        tenant_id=info["tenantId"],
-        authority_host=info["authorityHost"],
-        graph_endpoint=info["baseUrl"],
-        ca_bundle=Path(info["caBundle"]),
-        credential=ClientSecretCredential(
-            client_id=registration["clientId"], client_secret=registration["clientSecret"]
-        ),
-        client=GraphClientSettings(**settings),
-    )
+    """The emulator as a tenant (its authority, Graph endpoint and CA) through one of its clients,
+    with the given Graph client settings."""
+    connection = emulator_connection(Path(emulator.info["infoFile"]), client)
+    return connection.model_copy(update={"client": GraphClientSettings(**settings)})
 
 
 @pytest.fixture

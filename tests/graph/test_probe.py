@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 from pathlib import Path
 
@@ -16,16 +15,12 @@ TENANT = "0f3c8a52-6f34-4a2b-9d7e-1c2b3a4d5e6f"
 CLIENT = "2a1b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d"
 
 
-def info_file(emulator: RunningEmulator, tmp_path: Path) -> Path:
-    path = tmp_path / "emulator.json"
-    path.write_text(json.dumps(emulator.info))
-    return path
+def info_file(emulator: RunningEmulator) -> Path:
+    return Path(emulator.info["infoFile"])
 
 
-async def test_every_collection_answers_the_certificate_client(
-    emulator: RunningEmulator, tmp_path: Path
-) -> None:
-    connection = emulator_connection(info_file(emulator, tmp_path), "certificate")
+async def test_every_collection_answers_the_certificate_client(emulator: RunningEmulator) -> None:
+    connection = emulator_connection(info_file(emulator), "certificate")
     assert isinstance(connection.credential, CertificateCredential)
     async with connect(connection) as graph:
         results = await probe(graph)
@@ -33,10 +28,8 @@ async def test_every_collection_answers_the_certificate_client(
     assert len(results) == 13
 
 
-async def test_a_limited_client_is_told_each_permission_to_grant(
-    emulator: RunningEmulator, tmp_path: Path
-) -> None:
-    async with connect(emulator_connection(info_file(emulator, tmp_path), "limited")) as graph:
+async def test_a_limited_client_is_told_each_permission_to_grant(emulator: RunningEmulator) -> None:
+    async with connect(emulator_connection(info_file(emulator), "limited")) as graph:
         results = await probe(graph)
     reached = {r.endpoint.path for r in results if r.status == OK}
     assert reached == {"applications", "servicePrincipals"}
@@ -64,8 +57,8 @@ def run_probe(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_the_command_exits_by_outcome(emulator: RunningEmulator, tmp_path: Path) -> None:
-    info = info_file(emulator, tmp_path)
+def test_the_command_exits_by_outcome(emulator: RunningEmulator) -> None:
+    info = info_file(emulator)
     complete = run_probe("--emulator", str(info))
     assert complete.returncode == 0, complete.stderr
     assert complete.stdout.count(" ok ") == 13
