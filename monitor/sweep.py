@@ -93,21 +93,30 @@ async def run_worker(
     loop = asyncio.get_running_loop()
     for signal_number in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signal_number, stop.set)
-    app = await build_app(settings)
-    health: HealthServer | None = None
     try:
-        worker = Worker(app)
-        if settings.health.enabled:
-            health = HealthServer(
-                settings.health.host, settings.health.port, worker.status, worker.readiness_problems
-            )
-            await health.start()
+        app = await build_app(settings)
+        try:
+            await _serve(app, stop, on_started)
+        finally:
+            await app.aclose()
+    finally:
+        for signal_number in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signal_number)
+
+
+async def _serve(
+    app: MonitorApp, stop: asyncio.Event, on_started: Callable[[Worker, int | None], None] | None
+) -> None:
+    worker = Worker(app)
+    health: HealthServer | None = None
+    if app.settings.health.enabled:
+        settings = app.settings.health
+        health = HealthServer(settings.host, settings.port, worker.status, worker.readiness_problems)
+        await health.start()
+    try:
         if on_started:
             on_started(worker, health.port if health else None)
         await worker.run(stop)
     finally:
         if health is not None:
             await health.stop()
-        await app.aclose()
-        for signal_number in (signal.SIGTERM, signal.SIGINT):
-            loop.remove_signal_handler(signal_number)
