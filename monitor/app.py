@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from monitor.baseline import load_baseline
 from monitor.check import Check, Cron, Interval, Schedule
 from monitor.clock import Clock, utc_now
 from monitor.errors import ConfigurationError
@@ -61,8 +62,10 @@ def prepare_checks(
 ) -> tuple[list[PreparedCheck], dict[str, Scheduled]]:
     """The enabled checks (or ``only`` these ids) with validated settings and schedules.
 
-    Raises ConfigurationError for a configured check that does not exist, an ``only`` id that does
-    not, or check settings its model refuses (naming ``checks.<id>.settings.<field>``).
+    Check settings start from the baseline (``settings.baseline`` or the built-in one), then
+    ``[checks.<id>.settings]``. Raises ConfigurationError for a configured check that does not
+    exist, an ``only`` id that does not, a bad baseline, or check settings its model refuses
+    (naming ``checks.<id>.settings.<field>``).
     """
     known = discovery.checks
     unknown = sorted((set(settings.checks) | set(only or ())) - set(known))
@@ -70,6 +73,7 @@ def prepare_checks(
         raise ConfigurationError(
             f"checks: no check named {', '.join(map(repr, unknown))}; known: {', '.join(known) or 'none'}"
         )
+    baseline = load_baseline(settings.baseline)
     prepared: list[PreparedCheck] = []
     schedules: dict[str, Scheduled] = {}
     for check_id, check_class in known.items():
@@ -78,7 +82,8 @@ def prepare_checks(
             continue
         check: Check[Any, Any] = check_class()
         try:
-            check_settings = check_class.settings_model.model_validate(config.settings)
+            values = {**check_class.baseline_defaults(baseline), **config.settings}
+            check_settings = check_class.settings_model.model_validate(values)
         except ValidationError as error:
             raise ConfigurationError(f"checks.{check_id}.settings: {describe_validation(error)}") from None
         timeout = config.timeout_seconds or check_class.timeout_seconds

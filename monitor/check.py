@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Generic, TypeVar
 from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainSerializer
 
 if TYPE_CHECKING:
+    from monitor.baseline import Baseline
     from monitor.graph.client import GraphClient
 
 CHECK_ID = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
@@ -205,6 +206,12 @@ class Check(abc.ABC, Generic[SettingsT, DataT]):
     timeout_seconds: ClassVar[float] = 900.0
     failures_before_alert: ClassVar[int] = 3
     """Consecutive failed runs after which the check raises a "check failing" finding of its own."""
+
+    @classmethod
+    def baseline_defaults(cls, baseline: Baseline) -> dict[str, Any]:
+        """Settings values taken from the platform baseline (``config/baseline.toml``); values in
+        ``[checks.<id>.settings]`` override them, and the model's own defaults fill the rest."""
+        return {}
 
     @abc.abstractmethod
     async def collect(self, context: CheckContext) -> DataT:
