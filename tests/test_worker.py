@@ -35,7 +35,7 @@ from monitor.settings import CheckConfig, MonitorSettings, load_settings, render
 from monitor.state import open_store
 from monitor.worker import Worker, build_trigger
 from tests.support.emulator import RunningEmulator
-from tests.support.plugins import BROKEN, GOOD, PACKAGE, write_plugin_distribution
+from tests.support.plugins import BROKEN, BUILTIN_CHECKS, GOOD, PACKAGE, write_plugin_distribution
 
 TENANT = "emulator"
 T1 = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
@@ -237,7 +237,7 @@ def test_discovery_loads_the_good_plugins_and_names_each_broken_one(
     plugin_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     discovery = discover_checks()
-    assert list(discovery.checks) == sorted(["graph-access", *GOOD])
+    assert list(discovery.checks) == sorted([*BUILTIN_CHECKS, *GOOD])
     assert discovery.checks["graph-access"] is GraphAccess
     reported = {broken.name: broken.problem for broken in discovery.broken}
     assert sorted(reported) == sorted(BROKEN)

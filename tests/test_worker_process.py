@@ -22,10 +22,17 @@ import httpx
 from monitor.settings import render_config
 from monitor.state import open_store
 from tests.support.emulator import RunningEmulator, console_script
-from tests.support.plugins import BROKEN, ENTRY_POINTS, GOOD, STATIC_FINDINGS, write_plugin_distribution
+from tests.support.plugins import (
+    BROKEN,
+    BUILTIN_CHECKS,
+    ENTRY_POINTS,
+    GOOD,
+    STATIC_FINDINGS,
+    write_plugin_distribution,
+)
 
 GRACE_SECONDS = 2
-CHECK_IDS = ("graph-access", *GOOD)
+CHECK_IDS = tuple(sorted((*BUILTIN_CHECKS, *GOOD)))
 Record = dict[str, Any]
 
 

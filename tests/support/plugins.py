@@ -18,11 +18,20 @@ The good checks never touch Graph:
 
 from __future__ import annotations
 
+from importlib.metadata import entry_points
 from pathlib import Path
 
 PACKAGE = "fakechecks"
 DISTRIBUTION = "fakechecks-0.1.dist-info"
 
+BUILTIN_CHECKS = tuple(
+    sorted(
+        point.name
+        for point in entry_points(group="entra_monitor.checks")
+        if point.value.startswith("checks.")
+    )
+)
+"""This project's own checks (read before any throw-away plugin is on the path)."""
 GOOD = ("static-findings", "waiting-forever", "waiting-release")
 """The ids of the checks that load (each is also its entry-point name)."""
 
