@@ -119,6 +119,7 @@ def sweep_document(result: Any) -> dict[str, Any]:
                 "tenantId": o.tenant,
                 "check": o.check,
                 "runId": o.run_id,
+                "started": o.started.isoformat() if o.started else None,
                 "status": o.status,
                 "findings": len(o.findings),
                 "error": o.error,

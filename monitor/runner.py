@@ -64,6 +64,8 @@ class RunOutcome:
     transitions: list[Transition] = field(default_factory=list)
     error: str | None = None
     duration_seconds: float = 0.0
+    started: datetime | None = None
+    """The run's ``now``: the time its rules were evaluated at."""
 
 
 class CheckRunner:
@@ -93,7 +95,7 @@ class CheckRunner:
             except asyncio.CancelledError:
                 await self._finish(run_id, "cancelled", {}, "the worker stopped during the run")
                 raise
-            outcome = replace(outcome, duration_seconds=time.monotonic() - began)
+            outcome = replace(outcome, duration_seconds=time.monotonic() - began, started=started)
             await self._finish(run_id, outcome.status, _counts(outcome), outcome.error)
             failing = await self._reconcile_failing(tenant)
             for transition in outcome.transitions + failing:
