@@ -1,0 +1,412 @@
+"""credential-expiry: certificates and client secrets of applications and service principals.
+
+An expired certificate or secret stops an integration (or, for a SAML signing certificate, every
+single sign-on to the app) without warning, so the seed asks to monitor expiry, rotate annually
+and use certificates rather than secrets in production (seed: Security Best Practices ›
+Certificate Management). Rules, each reported once per directory object with every credential
+that breaks it in the evidence:
+
+- ``credential-expired`` (high): ``endDateTime`` is before now.
+- ``credential-expiring-critical`` (critical): it ends within ``critical_days`` (inclusive).
+- ``credential-expiring-warning`` (medium): it ends within ``warning_days`` (inclusive).
+- ``credential-lifetime-too-long`` (medium): a credential that has not expired is valid for more
+  than ``max_lifetime_days`` (or has no end date at all).
+- ``secret-on-production-app`` (medium): an application named in ``production_apps`` holds a
+  client secret.
+- ``unused-application`` (low): every credential of an application has expired and it has not
+  signed in for ``unused_days`` (or never); reported instead of its expiries, since nothing urgent
+  breaks when an app nobody uses loses its secret.
+
+A SAML token-signing certificate is stored as a Sign key, a Verify key and a password credential
+sharing one ``customKeyIdentifier`` (graph-facts §1); it is one certificate and is reported once,
+as its Verify key. Managed identities are skipped: Azure rotates their certificates itself.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from pydantic import Field
+
+from monitor.check import Check, CheckContext, CheckSettings, Finding, Interval, Resource, Severity
+from monitor.errors import GraphLicenseError, GraphPermissionError
+from monitor.graph.query import Query, odata_string
+
+if TYPE_CHECKING:
+    from monitor.baseline import Baseline
+    from monitor.graph.client import GraphClient
+
+REFERENCES = (
+    "seed: Security Best Practices › Certificate Management "
+    "(use certificate-based authentication for production; rotate certificates annually; "
+    "monitor certificate expiration)",
+)
+APPLICATION = "application"
+SERVICE_PRINCIPAL = "servicePrincipal"
+CERTIFICATE = "certificate"
+SAML_CERTIFICATE = "samlSigningCertificate"
+CLIENT_SECRET = "password"  # noqa: S105 (the kind name of a passwordCredential, not a secret)
+KIND_NAMES = {
+    CERTIFICATE: "certificate",
+    SAML_CERTIFICATE: "SAML token-signing certificate",
+    CLIENT_SECRET: "client secret",
+}
+# graph-facts §1: listing keyCredentials via $select falls in its own throttling family.
+APPLICATION_FIELDS = ("id", "appId", "displayName", "keyCredentials", "passwordCredentials")
+SERVICE_PRINCIPAL_FIELDS = (*APPLICATION_FIELDS, "servicePrincipalType", "preferredSingleSignOnMode")
+# graph-facts §3: beta only; doc examples carry malformed offsets such as "-8:00".
+SIGN_IN_ACTIVITY = "reports/servicePrincipalSignInActivities"
+_SHORT_OFFSET = re.compile(r"([+-])(\d):(\d\d)$")
+
+
+class CredentialExpirySettings(CheckSettings):
+    """Thresholds of ``[credentials]`` in the baseline; defaults are the shipped baseline's."""
+
+    critical_days: int = Field(default=7, ge=0)
+    warning_days: int = Field(default=30, ge=0)
+    max_lifetime_days: int = Field(default=365, gt=0)
+    unused_days: int = Field(default=90, gt=0)
+    production_apps: tuple[str, ...] = ("SCIM Provisioning App", "Calendar/Teams App")
+
+
+@dataclass(frozen=True)
+class Credential:
+    """One certificate or secret as it counts for the rules; a SAML certificate's three Graph
+    entries are one Credential (its Verify key)."""
+
+    key_id: str
+    kind: str
+    """``certificate``, ``samlSigningCertificate`` or ``password``."""
+    display_name: str | None
+    start: datetime | None
+    """None when Graph gave no usable date (null, missing, ``0001-01-01``)."""
+    end: datetime | None
+    """None when the credential has no end date."""
+
+
+@dataclass(frozen=True)
+class CredentialOwner:
+    """An application or service principal and the credentials the rules look at."""
+
+    resource_type: str
+    id: str
+    app_id: str
+    display_name: str
+    credentials: tuple[Credential, ...]
+    managed_identity: bool = False
+
+
+@dataclass(frozen=True)
+class CredentialInventory:
+    """What ``collect`` read. ``last_sign_ins`` maps the appId of each application whose every
+    credential had expired to its last sign-in (None: never); an appId absent from it has unknown
+    activity, so the application is judged on its expiries. ``sign_in_activity_unavailable``
+    says why activity could not be read, if it could not."""
+
+    owners: tuple[CredentialOwner, ...]
+    last_sign_ins: Mapping[str, datetime | None] = field(default_factory=dict)
+    sign_in_activity_unavailable: str | None = None
+
+
+def parse_graph_time(value: object) -> datetime | None:
+    """A Graph DateTimeOffset as aware UTC; None for null, empty, unparseable and Graph's
+    ``0001-01-01`` placeholder. Naive values are taken as UTC (Graph's times are UTC)."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    text = _SHORT_OFFSET.sub(r"\g<1>0\g<2>:\g<3>", value.strip().replace("Z", "+00:00"))
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if moment.year <= 1:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def owner_from_graph(obj: Mapping[str, Any], resource_type: str) -> CredentialOwner:
+    """The rules' view of an application or service principal as Graph returns it."""
+    return CredentialOwner(
+        resource_type,
+        str(obj.get("id") or ""),
+        str(obj.get("appId") or ""),
+        str(obj.get("displayName") or ""),
+        tuple(credentials_of(obj)),
+        obj.get("servicePrincipalType") == "ManagedIdentity",
+    )
+
+
+def credentials_of(obj: Mapping[str, Any]) -> Iterator[Credential]:
+    """Each credential of ``obj`` once: on a SAML service principal the Sign keys and the PFX
+    password credentials sharing a key's customKeyIdentifier are parts of a signing certificate
+    (graph-facts §1, addTokenSigningCertificate) and are left out."""
+    keys = [key for key in obj.get("keyCredentials") or () if isinstance(key, Mapping)]
+    passwords = [entry for entry in obj.get("passwordCredentials") or () if isinstance(entry, Mapping)]
+    saml = obj.get("preferredSingleSignOnMode") == "saml"
+    certificate_ids = {key.get("customKeyIdentifier") for key in keys} - {None} if saml else set()
+    for key in keys:
+        if saml and str(key.get("usage") or "").lower() == "sign":
+            continue
+        yield _credential(key, SAML_CERTIFICATE if saml else CERTIFICATE)
+    for password in passwords:
+        if password.get("customKeyIdentifier") in certificate_ids:
+            continue
+        yield _credential(password, CLIENT_SECRET)
+
+
+def _credential(entry: Mapping[str, Any], kind: str) -> Credential:
+    return Credential(
+        str(entry.get("keyId") or ""),
+        kind,
+        entry.get("displayName"),
+        parse_graph_time(entry.get("startDateTime")),
+        parse_graph_time(entry.get("endDateTime")),
+    )
+
+
+def all_expired(owner: CredentialOwner, now: datetime) -> bool:
+    """Whether the owner has credentials and every one has ended before ``now``."""
+    return bool(owner.credentials) and all(c.end is not None and c.end < now for c in owner.credentials)
+
+
+class CredentialExpiry(Check[CredentialExpirySettings, CredentialInventory]):
+    id = "credential-expiry"
+    title = "Application credentials expired, expiring, too long-lived or secrets in production"
+    description = (
+        "Reads the certificates and client secrets of every application and service principal "
+        "(SAML signing certificates counted once) and reports those expired, expiring within the "
+        "critical or warning window, valid for longer than the baseline allows, client secrets on "
+        "production applications, and applications whose credentials have all expired and that "
+        "nobody has signed in to for unused_days."
+    )
+    permissions = ("Application.Read.All", "AuditLog.Read.All")
+    schedule = Interval(hours=6)
+    settings_model = CredentialExpirySettings
+
+    @classmethod
+    def baseline_defaults(cls, baseline: Baseline) -> dict[str, Any]:
+        section = baseline.credentials
+        return {
+            "critical_days": section.critical_days,
+            "warning_days": section.warning_days,
+            "max_lifetime_days": section.max_lifetime_days,
+            "unused_days": section.unused_days,
+            "production_apps": tuple(section.production_apps),
+        }
+
+    async def collect(self, context: CheckContext) -> CredentialInventory:
+        """Applications and service principals with their credentials; sign-in activity only for
+        the applications whose every credential has expired (the reports API allows 5 requests
+        per 10 s, graph-facts §4, so it is asked only about those)."""
+        graph = context.graph
+        owners = [
+            owner_from_graph(app, APPLICATION)
+            async for app in graph.iterate("applications", query=Query(select=APPLICATION_FIELDS))
+        ]
+        owners += [
+            owner_from_graph(sp, SERVICE_PRINCIPAL)
+            async for sp in graph.iterate("servicePrincipals", query=Query(select=SERVICE_PRINCIPAL_FIELDS))
+        ]
+        candidates = sorted(
+            {o.app_id for o in owners if o.resource_type == APPLICATION and all_expired(o, context.now)}
+        )
+        try:
+            last_sign_ins = await read_last_sign_ins(graph, candidates)
+        except (GraphLicenseError, GraphPermissionError) as error:
+            return CredentialInventory(tuple(owners), {}, str(error))
+        return CredentialInventory(tuple(owners), last_sign_ins)
+
+    def evaluate(
+        self, data: CredentialInventory, settings: CredentialExpirySettings, now: datetime
+    ) -> list[Finding]:
+        """Findings ordered by owner (as collected), then rule; one per rule and owner."""
+        findings: list[Finding] = []
+        for owner in data.owners:
+            if owner.managed_identity or not owner.credentials:
+                continue  # Azure rotates a managed identity's certificate itself (seed: Managed Identities)
+            unused = unused_application(owner, data, settings, now)
+            if unused is not None:
+                findings.append(unused)
+                continue
+            findings += owner_findings(owner, settings, now, data.sign_in_activity_unavailable)
+        return findings
+
+
+async def read_last_sign_ins(graph: GraphClient, app_ids: Iterable[str]) -> dict[str, datetime | None]:
+    """appId → last sign-in of its service principal (None: no entry, so never signed in), from the
+    beta servicePrincipalSignInActivities report, filtered by ``appId eq`` (graph-facts §3)."""
+    found: dict[str, datetime | None] = {}
+    for app_id in app_ids:
+        found[app_id] = None
+        query = Query(filter=f"appId eq {odata_string(app_id)}")
+        async for entry in graph.iterate(SIGN_IN_ACTIVITY, version="beta", query=query):
+            activity = entry.get("lastSignInActivity") or {}
+            moment = parse_graph_time(activity.get("lastSignInDateTime"))
+            previous = found[app_id]
+            if moment is not None and (previous is None or moment > previous):
+                found[app_id] = moment
+    return found
+
+
+def unused_application(
+    owner: CredentialOwner, data: CredentialInventory, settings: CredentialExpirySettings, now: datetime
+) -> Finding | None:
+    """The unused-application finding when every credential of an application has expired and its
+    last sign-in (known) is more than ``unused_days`` ago or never happened; otherwise None."""
+    if owner.resource_type != APPLICATION or not all_expired(owner, now):
+        return None
+    if owner.app_id not in data.last_sign_ins:
+        return None  # activity unknown: judge the application on its expiries instead
+    last = data.last_sign_ins[owner.app_id]
+    if last is not None and now - last <= timedelta(days=settings.unused_days):
+        return None
+    since = "has never signed in" if last is None else f"last signed in on {_iso(last)}"
+    return Finding(
+        "unused-application",
+        Severity.LOW,
+        _resource(owner),
+        f"Application '{owner.display_name}' looks unused: all {len(owner.credentials)} of its "
+        f"credentials have expired and it {since} (more than {settings.unused_days} days ago).",
+        "Confirm with the application's owners that nothing uses it, then delete the app "
+        "registration (and its service principal); if it is still needed, add a certificate.",
+        {
+            "appId": owner.app_id,
+            "lastSignInDateTime": None if last is None else _iso(last),
+            "unusedDays": settings.unused_days,
+            "credentials": [_evidence(c, now) for c in owner.credentials],
+        },
+        REFERENCES,
+    )
+
+
+def owner_findings(
+    owner: CredentialOwner, settings: CredentialExpirySettings, now: datetime, activity_note: str | None
+) -> list[Finding]:
+    """The expiry, lifetime and production-secret findings of one owner, in rule order."""
+    broken: dict[str, list[Credential]] = {}
+    for credential in owner.credentials:
+        for rule in credential_rules(credential, owner, settings, now):
+            broken.setdefault(rule, []).append(credential)
+    nearest = _days_to_nearest_expiry(owner.credentials, now)
+    findings = []
+    for rule, (severity, summary, remediation) in RULE_TEXT.items():
+        if rule not in broken:
+            continue
+        credentials = broken[rule]
+        evidence: dict[str, Any] = {
+            "appId": owner.app_id,
+            "daysToNearestExpiry": nearest,
+            "credentials": [_evidence(c, now) for c in credentials],
+        }
+        if activity_note and rule == "credential-expired" and all_expired(owner, now):
+            evidence["signInActivityUnavailable"] = activity_note
+        listed = "; ".join(_describe(c) for c in credentials)
+        kind = "Application" if owner.resource_type == APPLICATION else "Service principal"
+        message = f"{kind} '{owner.display_name}' {summary.format(settings=settings)}: {listed}."
+        findings.append(Finding(rule, severity, _resource(owner), message, remediation, evidence, REFERENCES))
+    return findings
+
+
+def credential_rules(
+    credential: Credential, owner: CredentialOwner, settings: CredentialExpirySettings, now: datetime
+) -> list[str]:
+    """The rules one credential breaks. Boundaries: ending exactly now is not yet expired; ending
+    exactly ``critical_days``/``warning_days`` from now is inside that window; a lifetime of exactly
+    ``max_lifetime_days`` is allowed."""
+    rules: list[str] = []
+    end, start = credential.end, credential.start
+    if end is not None:  # seed: "Monitor certificate expiration"; graph-facts §1 keyCredential
+        if end < now:
+            rules.append("credential-expired")
+        elif end - now <= timedelta(days=settings.critical_days):
+            rules.append("credential-expiring-critical")
+        elif end - now <= timedelta(days=settings.warning_days):
+            rules.append("credential-expiring-warning")
+    # seed: "Rotate certificates annually": an unexpired credential valid for longer (or for ever) breaks it.
+    if end is None or (
+        end >= now and start is not None and end - start > timedelta(days=settings.max_lifetime_days)
+    ):
+        rules.append("credential-lifetime-too-long")
+    # seed: "Use certificate-based authentication for production"; production apps are app
+    # registrations (baseline production_apps), where their secrets are managed.
+    if (
+        credential.kind == CLIENT_SECRET
+        and owner.resource_type == APPLICATION
+        and owner.display_name in settings.production_apps
+    ):
+        rules.append("secret-on-production-app")
+    return rules
+
+
+RULE_TEXT: dict[str, tuple[Severity, str, str]] = {
+    "credential-expired": (
+        Severity.HIGH,
+        "has expired credentials",
+        "Create a new certificate (or secret), deploy it to the workload, then remove the expired "
+        "credential; for a SAML app, create a new signing certificate and make it active.",
+    ),
+    "credential-expiring-critical": (
+        Severity.CRITICAL,
+        "has credentials that expire within {settings.critical_days} days",
+        "Rotate now: add a new certificate, deploy it, and remove the old credential before it "
+        "expires; for a SAML app, create and activate a new signing certificate and send the new "
+        "metadata to the service provider.",
+    ),
+    "credential-expiring-warning": (
+        Severity.MEDIUM,
+        "has credentials that expire within {settings.warning_days} days",
+        "Plan the rotation: add a new certificate, deploy it, and remove the old credential before "
+        "it expires.",
+    ),
+    "credential-lifetime-too-long": (
+        Severity.MEDIUM,
+        "has credentials valid for longer than {settings.max_lifetime_days} days",
+        "Replace the credential with one valid for at most a year and rotate it annually, as the "
+        "baseline requires.",
+    ),
+    "secret-on-production-app": (
+        Severity.MEDIUM,
+        "is a production application that authenticates with client secrets",
+        "Add a certificate (or a federated identity credential / managed identity), move the "
+        "workload to it, then remove the client secrets.",
+    ),
+}
+
+
+def _resource(owner: CredentialOwner) -> Resource:
+    return Resource(owner.resource_type, owner.id, owner.display_name)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _days_until(moment: datetime, now: datetime) -> float:
+    return round((moment - now).total_seconds() / 86400, 2)
+
+
+def _days_to_nearest_expiry(credentials: Sequence[Credential], now: datetime) -> float | None:
+    """Days until the soonest credential that has not expired ends (None: none will)."""
+    ends = [c.end for c in credentials if c.end is not None and c.end >= now]
+    return _days_until(min(ends), now) if ends else None
+
+
+def _evidence(credential: Credential, now: datetime) -> dict[str, Any]:
+    """The Graph fields that prove a finding (key ids and dates, never key material)."""
+    return {
+        "keyId": credential.key_id,
+        "credentialType": credential.kind,
+        "displayName": credential.display_name,
+        "startDateTime": None if credential.start is None else _iso(credential.start),
+        "endDateTime": None if credential.end is None else _iso(credential.end),
+        "daysToExpiry": None if credential.end is None else _days_until(credential.end, now),
+    }
+
+
+def _describe(credential: Credential) -> str:
+    name = f" '{credential.display_name}'" if credential.display_name else ""
+    ends = "no end date" if credential.end is None else f"ends {_iso(credential.end)}"
+    return f"{KIND_NAMES[credential.kind]}{name} (keyId {credential.key_id}, {ends})"
