@@ -27,7 +27,6 @@ instance of a covering definition ends (negative when overdue, None when nothing
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -36,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import Field, field_validator
 
 from monitor.check import Check, CheckContext, CheckSettings, Finding, Interval, Resource, Severity
+from monitor.directory_roles import known_roles, role_name, role_template_id
 from monitor.graph.query import Query, graph_path, odata_string
 
 if TYPE_CHECKING:
@@ -54,24 +54,6 @@ MONTHS_PER_UNIT = {"absoluteMonthly": 1, "relativeMonthly": 1, "absoluteYearly":
 DIRECTORY_ROLE = "directoryRole"
 GROUP = "group"
 SERVICE_PRINCIPAL = "servicePrincipal"
-# Built-in role template ids are the same in every tenant (graph-facts §8: CA policies and
-# review scopes name roles by template id).
-BUILT_IN_ROLES = {
-    "Global Administrator": "62e90394-69f5-4237-9190-012177145e10",
-    "Privileged Role Administrator": "e8611ab8-c189-46e8-94e1-60213ab1f814",
-    "Security Administrator": "194ae4cb-b126-40b2-bd5b-6091b380977d",
-    "Application Administrator": "9b895d92-2cd3-44c7-9d02-a6ac2d5ea5c3",
-    "Cloud Application Administrator": "158c047a-c907-4556-b7ef-446551a6b5f7",
-    "Conditional Access Administrator": "b1be1c3e-b65d-4f19-8427-f6fa0d97feb9",
-    "Privileged Authentication Administrator": "7be44c8a-adaf-4e2a-84d6-ab2649e08a13",
-    "User Administrator": "fe930be7-5e62-47db-91af-98c3a49a38b1",
-    "Exchange Administrator": "29232cdf-9323-42fd-ade2-1d097af3e4de",
-    "SharePoint Administrator": "f28a1f50-f6e7-4571-818b-6a12f2af6b6c",
-    "Helpdesk Administrator": "729827e3-9c14-49f7-bb1b-9608f156bbb8",
-    "Global Reader": "f2ef992c-3afb-46b9-b7cf-a126ee74c451",
-    "Authentication Administrator": "c4e39bd9-1100-46d3-8c65-fb160da0071f",
-}
-_GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 
 
 class AccessReviewDueSettings(CheckSettings):
@@ -86,7 +68,7 @@ class AccessReviewDueSettings(CheckSettings):
         "Security Administrator",
         "Application Administrator",
     )
-    """Built-in role names (see ``BUILT_IN_ROLES``) or role template ids."""
+    """Built-in role names (``monitor.directory_roles``) or role template ids."""
     required_groups: tuple[str, ...] = ("Platform Admins",)
     required_apps: tuple[str, ...] = ("SCIM Provisioning App", "Calendar/Teams App")
     """Service principal display names."""
@@ -94,13 +76,7 @@ class AccessReviewDueSettings(CheckSettings):
     @field_validator("required_roles")
     @classmethod
     def _known_roles(cls, roles: tuple[str, ...]) -> tuple[str, ...]:
-        unknown = [role for role in roles if role not in BUILT_IN_ROLES and not _GUID.match(role)]
-        if unknown:
-            raise ValueError(
-                f"unknown directory role(s) {', '.join(map(repr, unknown))}: name a built-in role "
-                f"({', '.join(sorted(BUILT_IN_ROLES))}) or give the role's template id"
-            )
-        return roles
+        return known_roles(roles)
 
 
 @dataclass(frozen=True)
@@ -267,10 +243,8 @@ class AccessReviewDue(Check[AccessReviewDueSettings, AccessReviewInventory]):
 
 def _role(role: str) -> tuple[str, str]:
     """(template id, display name) of a configured role (validated by the settings)."""
-    if role in BUILT_IN_ROLES:
-        return BUILT_IN_ROLES[role], role
-    names = {template: name for name, template in BUILT_IN_ROLES.items()}
-    return role.lower(), names.get(role.lower(), role)
+    template_id = role_template_id(role)
+    return template_id, role_name(template_id)
 
 
 async def _named(graph: GraphClient, path: str, scope_type: str, names: Sequence[str]) -> list[RequiredScope]:

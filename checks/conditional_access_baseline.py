@@ -34,7 +34,6 @@ only with more permissions than this check needs).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -43,6 +42,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import field_validator
 
 from monitor.check import Check, CheckContext, CheckSettings, Finding, Interval, Resource, Severity
+from monitor.directory_roles import GUID, known_roles, role_name, role_template_id
 from monitor.graph.query import Query, odata_string
 
 if TYPE_CHECKING:
@@ -60,24 +60,6 @@ REPORT_ONLY = "enabledForReportingButNotEnforced"
 ALL = "All"
 ALL_TRUSTED = "AllTrusted"
 POLICY = "conditionalAccessPolicy"
-# Built-in role template ids are the same in every tenant:
-# https://learn.microsoft.com/entra/identity/role-based-access-control/permissions-reference
-BUILT_IN_ROLES = {
-    "Global Administrator": "62e90394-69f5-4237-9190-012177145e10",
-    "Privileged Role Administrator": "e8611ab8-c189-46e8-94e1-60213ab1f814",
-    "Security Administrator": "194ae4cb-b126-40b2-bd5b-6091b380977d",
-    "Application Administrator": "9b895d92-2cd3-44c7-9d02-a6ac2d5ea5c3",
-    "Cloud Application Administrator": "158c047a-c907-4556-b7ef-446551a6b5f7",
-    "Conditional Access Administrator": "b1be1c3e-b65d-4f19-8427-f6fa0d97feb9",
-    "Privileged Authentication Administrator": "7be44c8a-adaf-4e2a-84d6-ab2649e08a13",
-    "Authentication Administrator": "c4e39bd9-1100-46d3-8c65-fb160da0071f",
-    "User Administrator": "fe930be7-5e62-47db-91af-98c3a49a38b1",
-    "Exchange Administrator": "29232cdf-9323-42fd-ade2-1d097af3e4de",
-    "SharePoint Administrator": "f28a1f50-f6e7-4571-818b-6a12f2af6b6c",
-    "Helpdesk Administrator": "729827e3-9c14-49f7-bb1b-9608f156bbb8",
-    "Global Reader": "f2ef992c-3afb-46b9-b7cf-a126ee74c451",
-}
-_GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 
 
 class ConditionalAccessBaselineSettings(CheckSettings):
@@ -95,7 +77,7 @@ class ConditionalAccessBaselineSettings(CheckSettings):
         "Exchange Administrator",
         "SharePoint Administrator",
     )
-    """Built-in role names (see ``BUILT_IN_ROLES``) or role template ids."""
+    """Built-in role names (``monitor.directory_roles``) or role template ids."""
     admin_apps: tuple[str, ...] = ("Platform Management Portal",)
     """Service principal display names; a policy for all applications also counts."""
     mfa_exclusions_allowed: tuple[str, ...] = ("Break-glass Accounts",)
@@ -106,24 +88,7 @@ class ConditionalAccessBaselineSettings(CheckSettings):
     @field_validator("admin_roles")
     @classmethod
     def _known_roles(cls, roles: tuple[str, ...]) -> tuple[str, ...]:
-        unknown = [role for role in roles if role not in BUILT_IN_ROLES and not _GUID.match(role)]
-        if unknown:
-            raise ValueError(
-                f"unknown directory role(s) {', '.join(map(repr, unknown))}: name a built-in role "
-                f"({', '.join(sorted(BUILT_IN_ROLES))}) or give the role's template id"
-            )
-        return roles
-
-
-def role_template_id(role: str) -> str:
-    """The template id of a configured role: a built-in name's, or the (lower-cased) id itself."""
-    return BUILT_IN_ROLES.get(role, role).lower()
-
-
-def role_name(template_id: str) -> str:
-    """A built-in role's display name, or the template id when it is not in the table."""
-    names = {template: name for name, template in BUILT_IN_ROLES.items()}
-    return names.get(template_id.lower(), template_id)
+        return known_roles(roles)
 
 
 @dataclass(frozen=True)
@@ -162,7 +127,7 @@ class ConditionalAccessInventory:
 def _ids(values: object) -> frozenset[str]:
     if not isinstance(values, list):
         return frozenset()
-    return frozenset(v.lower() if _GUID.match(v) else v for v in values if isinstance(v, str))
+    return frozenset(v.lower() if GUID.match(v) else v for v in values if isinstance(v, str))
 
 
 def _section(parent: object, key: str) -> Mapping[str, Any]:

@@ -9,7 +9,6 @@ import pytest
 from pydantic import ValidationError
 
 from checks.access_review_due import (
-    BUILT_IN_ROLES,
     AccessReviewDue,
     AccessReviewDueSettings,
     AccessReviewInventory,
@@ -20,6 +19,7 @@ from checks.access_review_due import (
 )
 from monitor.baseline import load_baseline
 from monitor.check import Finding, Severity
+from monitor.directory_roles import BUILT_IN_ROLES
 
 NOW = datetime(2026, 11, 27, 12, tzinfo=UTC)
 SETTINGS = AccessReviewDueSettings()

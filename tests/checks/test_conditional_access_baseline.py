@@ -10,7 +10,6 @@ import pytest
 from pydantic import ValidationError
 
 from checks.conditional_access_baseline import (
-    BUILT_IN_ROLES,
     ConditionalAccessBaseline,
     ConditionalAccessBaselineSettings,
     ConditionalAccessInventory,
@@ -21,6 +20,7 @@ from checks.conditional_access_baseline import (
 from emulator.tenant.rules import RULES
 from monitor.baseline import load_baseline
 from monitor.check import Finding, Severity
+from monitor.directory_roles import BUILT_IN_ROLES
 
 NOW = datetime(2026, 11, 27, 12, tzinfo=UTC)
 SETTINGS = ConditionalAccessBaselineSettings()
