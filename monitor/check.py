@@ -29,7 +29,7 @@ import abc
 import enum
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Generic, TypeVar
@@ -191,6 +191,15 @@ class CheckContext:
     now: datetime
     watermarks: Watermarks
     run_id: str = ""
+    unavailable: dict[str, str] = field(default_factory=dict)
+    """Rules this run could not evaluate, each with the reason (see :meth:`rules_unavailable`)."""
+
+    def rules_unavailable(self, rules: Iterable[str], reason: str) -> None:
+        """Say this run could not evaluate ``rules``, for ``reason`` (a licence the tenant lacks,
+        say). The worker keeps their open findings as they are instead of resolving them, and
+        reports the run as partly unavailable; the check's other rules are recorded as usual."""
+        for rule in rules:
+            self.unavailable[rule] = reason
 
 
 class Check(abc.ABC, Generic[SettingsT, DataT]):
