@@ -123,6 +123,7 @@ def sweep_document(result: Any) -> dict[str, Any]:
                 "status": o.status,
                 "findings": len(o.findings),
                 "error": o.error,
+                "unavailable": dict(o.unavailable),
             }
             for o in result.outcomes
         ],
@@ -156,16 +157,16 @@ def finding_document(stored: Any, tenant_names: dict[str, str]) -> dict[str, Any
 
 def print_sweep(result: Any, out: Console) -> None:
     runs = Table(title="Check runs")
-    for column in ("Tenant", "Check", "Status", "Findings", "Error"):
+    for column in ("Tenant", "Check", "Status", "Findings", "Note"):
         runs.add_column(column, overflow="fold")
     for o in result.outcomes:
-        style = "green" if o.status == "succeeded" else "red"
+        style = ("yellow" if o.unavailable else "green") if o.status == "succeeded" else "red"
         runs.add_row(
             result.tenant_names.get(o.tenant, o.tenant),
             o.check,
             Text(o.status, style=style),
             str(len(o.findings)),
-            Text(o.error or ""),
+            Text(o.note or ""),
         )
     out.print(runs)
     print_findings(result.open_findings, result.tenant_names, out)

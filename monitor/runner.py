@@ -66,6 +66,19 @@ class RunOutcome:
     duration_seconds: float = 0.0
     started: datetime | None = None
     """The run's ``now``: the time its rules were evaluated at."""
+    unavailable: Mapping[str, str] = field(default_factory=dict)
+    """Rules a succeeded run could not evaluate, with the reason; their findings were kept as they
+    were (see :meth:`monitor.check.CheckContext.rules_unavailable`)."""
+
+    @property
+    def note(self) -> str | None:
+        """The error, or for a partly evaluated run which rules were skipped and why."""
+        if self.error or not self.unavailable:
+            return self.error
+        reasons: dict[str, list[str]] = {}
+        for rule, reason in sorted(self.unavailable.items()):
+            reasons.setdefault(reason, []).append(rule)
+        return "; ".join(f"not evaluated: {', '.join(rules)} ({reason})" for reason, rules in reasons.items())
 
 
 class CheckRunner:
@@ -96,14 +109,14 @@ class CheckRunner:
                 await self._finish(run_id, "cancelled", {}, "the worker stopped during the run")
                 raise
             outcome = replace(outcome, duration_seconds=time.monotonic() - began, started=started)
-            await self._finish(run_id, outcome.status, _counts(outcome), outcome.error)
+            await self._finish(run_id, outcome.status, _counts(outcome), outcome.note)
             failing = await self._reconcile_failing(tenant)
             for transition in outcome.transitions + failing:
                 _log_transition(transition)
             logger.info(
                 "check run %s",
                 outcome.status,
-                extra={"status": outcome.status, "findings": len(outcome.findings), "error": outcome.error},
+                extra={"status": outcome.status, "findings": len(outcome.findings), "error": outcome.note},
             )
             return replace(outcome, transitions=outcome.transitions + failing)
 
@@ -128,10 +141,15 @@ class CheckRunner:
             logger.exception("check run failed")
             detail = f"{type(error).__name__}: {error}"
             return RunOutcome(run_id, tenant.tenant_id, check.id, "failed", error=detail)
-        transitions = await self._store.reconcile(tenant.tenant_id, check.id, findings, now, self._waivers)
+        unavailable = dict(context.unavailable)
+        transitions = await self._store.reconcile(
+            tenant.tenant_id, check.id, findings, now, self._waivers, unavailable.keys()
+        )
         if watermarks.pending:
             await self._store.set_watermarks(tenant.tenant_id, check.id, watermarks.pending)
-        return RunOutcome(run_id, tenant.tenant_id, check.id, "succeeded", findings, transitions)
+        return RunOutcome(
+            run_id, tenant.tenant_id, check.id, "succeeded", findings, transitions, unavailable=unavailable
+        )
 
     async def _finish(self, run_id: str, status: str, counts: Mapping[str, int], error: str | None) -> None:
         await self._store.finish_run(run_id, self._clock(), status, counts, error)

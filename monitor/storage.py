@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
@@ -44,9 +44,15 @@ class AsyncStore:
         return await loop.run_in_executor(self._executor, functools.partial(function, *args))
 
     async def reconcile(
-        self, tenant: str, check: str, findings: Sequence[Finding], now: datetime, waivers: Sequence[Waiver]
+        self,
+        tenant: str,
+        check: str,
+        findings: Sequence[Finding],
+        now: datetime,
+        waivers: Sequence[Waiver],
+        unevaluated: Collection[str] = (),
     ) -> list[Transition]:
-        return await self._call(self._store.reconcile, tenant, check, findings, now, waivers)
+        return await self._call(self._store.reconcile, tenant, check, findings, now, waivers, unevaluated)
 
     async def findings(
         self, tenant: str | None = None, check: str | None = None, status: str | None = "open"

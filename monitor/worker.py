@@ -189,6 +189,7 @@ def _outcome(outcome: RunOutcome) -> dict[str, Any]:
         "findings": len(outcome.findings),
         "durationSeconds": round(outcome.duration_seconds, 3),
         "error": outcome.error,
+        "unavailable": dict(outcome.unavailable),
     }
 
 

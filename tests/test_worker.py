@@ -54,6 +54,8 @@ class Probe:
     run may finish."""
 
     findings: list[Finding] = field(default_factory=list)
+    unavailable: dict[str, str] = field(default_factory=dict)
+    """Rules the check says it could not evaluate, with the reason."""
     fail: bool = False
     seconds: float = 0.0
     gate: asyncio.Semaphore | None = None
@@ -84,6 +86,8 @@ def fake_check(check_id: str, probe: Probe, *, alert_after: int = 3) -> type[Che
                 await asyncio.sleep(probe.seconds)
                 if probe.fail:
                     raise RuntimeError(f"{check_id} was told to fail")
+                for rule, reason in probe.unavailable.items():
+                    context.rules_unavailable([rule], reason)
             finally:
                 probe.active -= 1
                 probe.finished += 1
@@ -94,9 +98,9 @@ def fake_check(check_id: str, probe: Probe, *, alert_after: int = 3) -> type[Che
     return Fake
 
 
-def finding(resource_id: str, severity: Severity) -> Finding:
+def finding(resource_id: str, severity: Severity, rule: str = "fake-rule") -> Finding:
     return Finding(
-        "fake-rule",
+        rule,
         severity,
         Resource("application", resource_id, f"App {resource_id}"),
         f"App {resource_id} breaks the fake rule.",
@@ -451,6 +455,47 @@ async def test_a_restarted_worker_files_no_duplicate_findings(
     ]
     new = [r for r in scheduler_log.records if getattr(r, "transition", None) == "new"]
     assert sorted(getattr(r, "resource", "") for r in new) == ["app-1", "app-2"]
+
+
+async def test_rules_a_run_could_not_evaluate_keep_their_findings_and_are_noted(
+    settings: MonitorSettings,
+) -> None:
+    licensed = finding("user-1", Severity.HIGH, rule="needs-licence")
+    probe = Probe(findings=[licensed, finding("app-1", Severity.LOW), finding("app-2", Severity.LOW)])
+    configured = with_checks(settings, partial=HOURLY)
+    clock = FakeClock(T1)
+    await run_until_done(configured, fake_check("partial", probe), clock)
+
+    # The licence lapses: the rule is not evaluated and app-2 is gone; user-1 must not resolve.
+    probe.findings = [finding("app-1", Severity.LOW)]
+    probe.unavailable = {
+        "needs-licence": "needs Microsoft Entra ID P2",
+        "other-rule": "needs Microsoft Entra ID P2",
+    }
+    clock.now += timedelta(hours=1)
+    await run_until_done(configured, fake_check("partial", probe), clock)
+    with open_store(settings.state.path) as store:
+        second, _first = store.runs(check="partial")
+        open_now = store.findings(check="partial")
+        resolved = store.findings(check="partial", status="resolved")
+    assert (second.status, second.error) == (
+        "succeeded",
+        "not evaluated: needs-licence, other-rule (needs Microsoft Entra ID P2)",
+    )
+    assert sorted((s.finding.resource.id, s.last_seen) for s in open_now) == [
+        ("app-1", T1 + timedelta(hours=1)),
+        ("user-1", T1),
+    ]
+    assert [s.finding.resource.id for s in resolved] == ["app-2"]
+
+    # Licensed again and the user is no longer at risk: now it resolves.
+    probe.unavailable = {}
+    clock.now += timedelta(hours=1)
+    await run_until_done(configured, fake_check("partial", probe), clock)
+    with open_store(settings.state.path) as store:
+        assert [s.finding.resource.id for s in store.findings(check="partial")] == ["app-1"]
+        third = store.runs(check="partial")[0]
+    assert (third.status, third.error) == ("succeeded", None)
 
 
 @pytest.mark.parametrize(

@@ -18,7 +18,7 @@ import contextlib
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -107,6 +107,7 @@ class SqliteStateStore(StateStore):
         findings: Sequence[Finding],
         now: datetime,
         waivers: Sequence[Waiver],
+        unevaluated: Collection[str] = (),
     ) -> list[Transition]:
         now = utc(now, "now")
         current = collapse([_attributed(finding, tenant, check) for finding in findings])
@@ -123,8 +124,9 @@ class SqliteStateStore(StateStore):
                 changed.append(state)
                 transitions.extend([transition] if transition else [])
             for fingerprint in sorted(stored.keys() - current.keys()):
-                if stored[fingerprint].status == "open":
-                    state, transition = gone(stored[fingerprint], now)
+                missing = stored[fingerprint]
+                if missing.status == "open" and missing.finding.rule not in unevaluated:
+                    state, transition = gone(missing, now)
                     changed.append(state)
                     transitions.extend([transition] if transition else [])
             connection.executemany(SAVE_FINDING, [finding_row(tracked) for tracked in changed])

@@ -18,7 +18,7 @@ a naive datetime is refused with ValueError.
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from types import TracebackType
@@ -141,6 +141,7 @@ class StateStore(abc.ABC):
         findings: Sequence[Finding],
         now: datetime,
         waivers: Sequence[Waiver],
+        unevaluated: Collection[str] = (),
     ) -> list[Transition]:
         """Record the complete findings of one run of ``check`` for ``tenant``; return what changed.
 
@@ -154,6 +155,9 @@ class StateStore(abc.ABC):
         no transition at all. When the waiver expires or is removed, the next reconcile announces it
         (``new``, or ``reopened`` if an earlier episode was announced) unless that episode was
         already announced before the waiver applied.
+
+        ``unevaluated`` names rules the run could not evaluate (a licence the tenant lacks): their
+        stored findings are left exactly as they are, neither resolved nor seen again.
 
         Findings must carry ``tenant`` and ``check`` (or leave both empty: they are filled in);
         duplicates of one fingerprint collapse to the most severe. Transitions come in the order

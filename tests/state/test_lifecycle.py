@@ -277,3 +277,21 @@ def test_the_store_may_be_called_from_another_thread(store: SqliteStateStore) ->
 
     assert kinds(transitions) == [("new", "app-1")]
     assert len(store.findings()) == 1
+
+
+def test_findings_of_rules_a_run_could_not_evaluate_stay_exactly_as_they_were(
+    store: SqliteStateStore,
+) -> None:
+    skipped = make_finding("user-1", rule="user-at-risk")
+    kept = make_finding("app-1")
+    gone = make_finding("app-2")
+    store.reconcile(TENANT, CHECK, [skipped, kept, gone], T0, [])
+
+    transitions = store.reconcile(TENANT, CHECK, [kept], at(1), [], unevaluated={"user-at-risk"})
+
+    assert kinds(transitions) == [("resolved", "app-2")]
+    assert {(s.finding.resource.id, s.last_seen) for s in store.findings()} == {
+        ("user-1", T0),
+        ("app-1", at(1)),
+    }
+    assert kinds(store.reconcile(TENANT, CHECK, [kept], at(2), [])) == [("resolved", "user-1")]
