@@ -42,3 +42,13 @@ class RecordedMetrics:
             for metric, point_attributes, value in self._points
             if metric == name and all(point_attributes.get(k) == v for k, v in attributes.items())
         )
+
+    def by(self, name: str, attribute: str) -> dict[str, float]:
+        """``name``'s sums grouped by the value of ``attribute`` (collects first)."""
+        self.collect()
+        grouped: dict[str, float] = {}
+        for metric, point_attributes, value in self._points:
+            if metric == name:
+                key = str(point_attributes.get(attribute))
+                grouped[key] = grouped.get(key, 0.0) + value
+        return grouped
