@@ -1,0 +1,178 @@
+"""consent-grants end to end: the findings on the session's emulated tenant are exactly the
+emulator's ground truth for the check, and grants injected at run time are reported as new on the
+next run and stay reported while they are open."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from checks.consent_grants import KNOWN_GRANTS_KEY, ConsentGrants, ConsentGrantsSettings
+from monitor.check import CheckContext, Finding
+from monitor.graph.connection import connect
+from tests.graph.conftest import connection_to
+from tests.support.checks import NOW, MemoryWatermarks, baseline_settings, run_check, truth_of
+from tests.support.emulator import RunningEmulator, start_emulator
+
+Key = tuple[str, str, str, str]
+
+
+def expected_keys(truth: list[dict[str, Any]]) -> set[Key]:
+    return {(f["rule"], f["severity"], f["resource"]["type"], f["resource"]["id"]) for f in truth}
+
+
+def found_keys(findings: list[Finding]) -> set[Key]:
+    return {(f.rule, f.severity.label, f.resource.type, f.resource.id) for f in findings}
+
+
+async def run_with(emulator: RunningEmulator, watermarks: MemoryWatermarks) -> list[Finding]:
+    """One run of the check, as the worker runs it, keeping ``watermarks`` across runs."""
+    settings = baseline_settings(ConsentGrants)
+    assert isinstance(settings, ConsentGrantsSettings)
+    async with connect(connection_to(emulator)) as graph:
+        context = CheckContext(emulator.info["tenantId"], graph, settings, NOW, watermarks)
+        data = await ConsentGrants().collect(context)
+    assert context.unavailable == {}
+    return ConsentGrants().evaluate(data, settings, NOW)
+
+
+async def test_the_findings_are_exactly_the_ground_truth(emulator: RunningEmulator) -> None:
+    truth = truth_of(emulator, ConsentGrants.id)
+    findings = await run_check(emulator, ConsentGrants)
+    assert found_keys(findings) == expected_keys(truth)
+    assert {f["rule"] for f in truth} == {"unused-grant", "high-privilege-grant", "permission-not-allowed"}
+    assert {f["resource"]["type"] for f in truth} == {"oAuth2PermissionGrant", "appRoleAssignment"}
+
+
+async def test_every_finding_explains_itself(emulator: RunningEmulator) -> None:
+    truth = truth_of(emulator, ConsentGrants.id)
+    findings = await run_check(emulator, ConsentGrants)
+    assert len(findings) == len({(f.rule, f.resource.type, f.resource.id) for f in findings})
+    by_key = {(f.rule, f.resource.id): f for f in findings}
+    for expected in truth:
+        finding = by_key[(expected["rule"], expected["resource"]["id"])]
+        assert finding.message.endswith(".")
+        assert finding.remediation
+        assert finding.references
+        assert finding.evidence["clientId"] == expected["detail"]["client"]["id"]
+        assert finding.evidence["clientDisplayName"] == expected["detail"]["client"]["displayName"]
+        assert finding.resource.display_name == expected["detail"]["client"]["displayName"]
+        permissions = expected["detail"]["permissions"]
+        if expected["rule"] == "high-privilege-grant":
+            assert sorted(finding.evidence["highPrivilegePermissions"]) == permissions
+        elif expected["rule"] == "permission-not-allowed":
+            assert sorted(finding.evidence["permissionsNotAllowed"]) == permissions
+        else:
+            assert finding.evidence["permissions"] == permissions
+
+
+@pytest.fixture(scope="module")
+def own_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEmulator]:
+    """A tenant of its own (the same arguments as the session's), since these tests inject grants."""
+    with start_emulator(
+        tmp_path_factory.mktemp("consent-emulator"),
+        "--seed",
+        "7",
+        "--now",
+        "2026-11-27T12:00:00Z",
+        "--scale",
+        "small",
+        "--throttling",
+        "off",
+    ) as running:
+        yield running
+
+
+def client_named(emulator: RunningEmulator, name: str) -> dict[str, Any]:
+    with emulator.graph() as graph:
+        response = graph.get("/v1.0/servicePrincipals", params={"$filter": f"displayName eq '{name}'"})
+        response.raise_for_status()
+        (found,) = response.json()["value"]
+    return dict(found)
+
+
+def some_user_id(emulator: RunningEmulator) -> str:
+    with emulator.graph() as graph:
+        response = graph.get("/v1.0/users", params={"$top": "1", "$select": "id"})
+        response.raise_for_status()
+        return str(response.json()["value"][0]["id"])
+
+
+def inject(emulator: RunningEmulator, spec: dict[str, Any]) -> dict[str, Any]:
+    with emulator.control() as control:
+        response = control.post("/grants", json=spec)
+        response.raise_for_status()
+        return dict(response.json())
+
+
+def requests_per_endpoint(emulator: RunningEmulator) -> dict[str, int]:
+    with emulator.control() as control:
+        response = control.get("/stats")
+        response.raise_for_status()
+        endpoints = response.json()["endpoints"].items()
+    # identity.* are the token requests of the run's own sign-in, not Graph reads.
+    return {name: entry["requests"] for name, entry in endpoints if not name.startswith("identity.")}
+
+
+def reset_stats(emulator: RunningEmulator) -> None:
+    with emulator.control() as control:
+        control.delete("/stats").raise_for_status()
+
+
+async def test_injected_grants_are_new_on_the_next_run_and_stay_open(own_emulator: RunningEmulator) -> None:
+    watermarks = MemoryWatermarks()
+    reset_stats(own_emulator)
+    first = await run_with(own_emulator, watermarks)
+    # One list per collection: service principals, grants, Graph's appRoleAssignedTo, the report.
+    assert requests_per_endpoint(own_emulator) == {
+        "servicePrincipals": 1,
+        "oauth2PermissionGrants": 1,
+        "servicePrincipals.appRoleAssignedTo": 1,
+        "servicePrincipalSignInActivities": 1,
+    }
+    assert found_keys(first) == expected_keys(truth_of(own_emulator, ConsentGrants.id))
+    assert not [f for f in first if f.rule == "new-grant"]
+    assert KNOWN_GRANTS_KEY in watermarks.values
+
+    client = client_named(own_emulator, "Calendar/Teams App")
+    # The app already holds an admin grant on Microsoft Graph (a grant's id is its client,
+    # resource and user), so the new admin grant is on SharePoint.
+    sharepoint = client_named(own_emulator, "Office 365 SharePoint Online")
+    admin = inject(
+        own_emulator,
+        {
+            "clientId": client["id"],
+            "resourceId": sharepoint["id"],
+            "scope": "AllSites.Read Sites.FullControl.All",
+        },
+    )
+    per_user = inject(
+        own_emulator,
+        {
+            "clientId": client["id"],
+            "scope": "User.Read",
+            "consentType": "Principal",
+            "principalId": some_user_id(own_emulator),
+        },
+    )
+
+    second = await run_with(own_emulator, watermarks)
+    truth = truth_of(own_emulator, ConsentGrants.id)
+    assert found_keys(second) == expected_keys(truth)
+    new = {(f.resource.type, f.resource.id) for f in second if f.rule == "new-grant"}
+    assert new == {("oAuth2PermissionGrant", admin["id"]), ("oAuth2PermissionGrant", per_user["id"])}
+    (admin_high,) = [f for f in second if f.rule == "high-privilege-grant" and f.resource.id == admin["id"]]
+    assert admin_high.evidence["highPrivilegePermissions"] == ["Sites.FullControl.All"]
+    (admin_extra,) = [
+        f for f in second if f.rule == "permission-not-allowed" and f.resource.id == admin["id"]
+    ]
+    assert admin_extra.evidence["permissionsNotAllowed"] == ["AllSites.Read", "Sites.FullControl.All"]
+    assert admin_extra.evidence["resourceDisplayName"] == "Office 365 SharePoint Online"
+    (per_user_new,) = [f for f in second if f.rule == "new-grant" and f.resource.id == per_user["id"]]
+    assert per_user_new.evidence["consentType"] == "Principal"
+    assert per_user_new.evidence["firstSeen"] == "2026-11-27T12:00:00Z"
+
+    third = await run_with(own_emulator, watermarks)
+    assert found_keys(third) == found_keys(second)
