@@ -1,0 +1,249 @@
+"""risky-sign-ins end to end: the findings equal the emulator's ground truth on the session tenant;
+on a tenant of its own, a second run after new sign-ins are injected reads only the new window and
+still equals the truth, and a restart from the first run's watermarks reports nothing twice; a P1
+tenant reports the Identity Protection rule unavailable and still runs the sign-in rules."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+
+from checks.risky_sign_ins import (
+    SIGN_IN_WATERMARK,
+    RiskySignIns,
+    RiskySignInsSettings,
+    risk_filter,
+)
+from monitor.check import CheckContext, Finding
+from monitor.graph.client import GraphClient
+from monitor.graph.connection import connect
+from monitor.graph.query import Query
+from tests.graph.conftest import connection_to
+from tests.support.checks import NOW, MemoryWatermarks, baseline_settings, run_check, truth_of
+from tests.support.emulator import RunningEmulator, start_emulator
+
+EMULATOR_ARGUMENTS = (
+    "--seed",
+    "7",
+    "--now",
+    "2026-11-27T12:00:00Z",
+    "--scale",
+    "small",
+    "--throttling",
+    "off",
+)
+
+
+def key_of(finding: Finding) -> tuple[str, str, str, str]:
+    return (finding.rule, finding.severity.label, finding.resource.type, finding.resource.id)
+
+
+def truth_keys(emulator: RunningEmulator) -> set[tuple[str, str, str, str]]:
+    return {
+        (f["rule"], f["severity"], f["resource"]["type"], f["resource"]["id"])
+        for f in truth_of(emulator, RiskySignIns.id)
+    }
+
+
+class RecordingGraph:
+    """Passes reads through to the real client and remembers each collection read's path and query."""
+
+    def __init__(self, graph: GraphClient) -> None:
+        self.graph = graph
+        self.reads: list[tuple[str, str, Query | None]] = []
+
+    async def iterate(
+        self, path: str, *, version: str = "v1.0", query: Query | None = None, **options: Any
+    ) -> AsyncIterator[dict[str, Any]]:
+        self.reads.append((version, path, query))
+        async for item in self.graph.iterate(path, version=version, query=query, **options):
+            yield item
+
+
+async def run(
+    emulator: RunningEmulator, watermarks: MemoryWatermarks, now: datetime
+) -> tuple[list[Finding], Any, RecordingGraph, CheckContext]:
+    settings = baseline_settings(RiskySignIns)
+    assert isinstance(settings, RiskySignInsSettings)
+    async with connect(connection_to(emulator)) as graph:
+        recording = RecordingGraph(graph)
+        context = CheckContext(emulator.info["tenantId"], recording, settings, now, watermarks)  # type: ignore[arg-type]
+        data = await RiskySignIns().collect(context)
+    return RiskySignIns().evaluate(data, settings, now), data, recording, context
+
+
+def copy_of(watermarks: MemoryWatermarks) -> MemoryWatermarks:
+    copy = MemoryWatermarks()
+    copy.values = dict(watermarks.values)
+    return copy
+
+
+# -- the session tenant -----------------------------------------------------------------------
+
+
+async def test_the_findings_are_exactly_the_ground_truth(emulator: RunningEmulator) -> None:
+    findings = await run_check(emulator, RiskySignIns)
+    assert {key_of(f) for f in findings} == truth_keys(emulator)
+    assert len(findings) == len({key_of(f) for f in findings})
+    assert {f["rule"] for f in truth_of(emulator, RiskySignIns.id)} == {
+        "high-risk-sign-in-succeeded",
+        "medium-risk-sign-in-succeeded",
+        "risky-sign-in-single-factor",
+        "user-at-risk",
+    }
+
+
+async def test_every_finding_explains_itself(emulator: RunningEmulator) -> None:
+    truth = {(f["rule"], f["resource"]["id"]): f for f in truth_of(emulator, RiskySignIns.id)}
+    findings = await run_check(emulator, RiskySignIns)
+    for finding in findings:
+        assert finding.message.endswith(".")
+        assert finding.remediation
+        assert finding.references
+        expected = truth[(finding.rule, finding.resource.id)]["detail"]
+        if finding.resource.type == "signIn":
+            assert finding.evidence["id"] == finding.resource.id
+            assert finding.evidence["userId"] == expected["userId"]
+            assert finding.evidence["createdDateTime"] == expected["createdDateTime"]
+            assert finding.evidence["riskLevelDuringSignIn"] == expected["riskLevel"]
+            assert finding.evidence["status"]["errorCode"] == 0
+            assert finding.evidence["authenticationRequirement"] in (
+                "singleFactorAuthentication",
+                "multiFactorAuthentication",
+            )
+            assert finding.resource.display_name == finding.evidence["userPrincipalName"]
+        else:
+            assert finding.evidence["riskState"] == expected["riskState"]
+            assert finding.evidence["riskLevel"] == expected["riskLevel"]
+            detections = finding.evidence["riskDetections"]
+            assert detections  # every user at risk here got there through a detection
+            assert {d["userId"] for d in detections} == {finding.resource.id}
+
+
+async def test_the_first_run_reads_thirty_days_of_risky_sign_ins_only(emulator: RunningEmulator) -> None:
+    watermarks = MemoryWatermarks()
+    _findings, data, recording, context = await run(emulator, watermarks, NOW)
+    sign_in_reads = [read for read in recording.reads if read[1] == "auditLogs/signIns"]
+    assert [(version, query.filter if query else None) for version, _path, query in sign_in_reads] == [
+        ("beta", risk_filter(NOW - timedelta(days=30), NOW))
+    ]
+    assert data.window_start == NOW - timedelta(days=30)
+    assert watermarks.values[SIGN_IN_WATERMARK] == NOW.isoformat()
+    assert context.unavailable == {}
+    counted = sum(n for outcomes in data.new_by_level_and_outcome.values() for n in outcomes.values())
+    assert counted == len(data.sign_ins)
+    assert data.new_by_level_and_outcome["high"]["failure"] >= 1  # the planted failed attempt
+
+
+# -- a tenant of its own: injected sign-ins, the second run and a restart ---------------------
+
+
+@pytest.fixture(scope="module")
+def own_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEmulator]:
+    with start_emulator(tmp_path_factory.mktemp("risky-sign-ins"), *EMULATOR_ARGUMENTS) as running:
+        yield running
+
+
+def emulator_now(emulator: RunningEmulator) -> datetime:
+    with emulator.control() as control:
+        response = control.get("/clock")
+        response.raise_for_status()
+        return datetime.fromisoformat(response.json()["now"].replace("Z", "+00:00"))
+
+
+def sign_in_reads(emulator: RunningEmulator) -> dict[str, tuple[int, int]]:
+    """Requests and objects returned per sign-in endpoint since the statistics were reset."""
+    with emulator.control() as control:
+        response = control.get("/stats")
+        response.raise_for_status()
+        endpoints: dict[str, Any] = response.json()["endpoints"]
+    return {
+        name: (entry["requests"], entry["items"]) for name, entry in endpoints.items() if "signIn" in name
+    }
+
+
+async def test_a_second_run_reads_only_the_new_window_and_a_restart_reports_nothing_twice(
+    own_emulator: RunningEmulator,
+) -> None:
+    first = MemoryWatermarks()
+    first_findings, first_data, _recording, _context = await run(own_emulator, first, NOW)
+    assert {key_of(f) for f in first_findings} == truth_keys(own_emulator)
+    after_first = copy_of(first)
+
+    injected: dict[str, dict[str, Any]] = {}
+    with own_emulator.control() as control:
+        for name, spec in {
+            "high": {"riskLevel": "high"},
+            "medium-single-factor": {"riskLevel": "medium", "singleFactor": True},
+            "high-failure": {"riskLevel": "high", "errorCode": 50126, "singleFactor": True},
+            "no-risk": {"riskLevel": "none", "singleFactor": True},
+        }.items():
+            response = control.post("/signIns", json=spec)
+            response.raise_for_status()
+            injected[name] = response.json()
+        control.delete("/stats").raise_for_status()
+    now = emulator_now(own_emulator)
+
+    second_findings, data, recording, _context = await run(own_emulator, first, now)
+    assert {key_of(f) for f in second_findings} == truth_keys(own_emulator)
+    assert {f.resource.id for f in second_findings} >= {
+        f.resource.id for f in first_findings
+    }  # the first run's sign-ins stay reported though this run did not read them again
+    expected_new = {
+        ("high-risk-sign-in-succeeded", "critical", "signIn", injected["high"]["id"]),
+        ("medium-risk-sign-in-succeeded", "high", "signIn", injected["medium-single-factor"]["id"]),
+        ("risky-sign-in-single-factor", "high", "signIn", injected["medium-single-factor"]["id"]),
+    }
+    assert {key_of(f) for f in second_findings} - {key_of(f) for f in first_findings} == expected_new
+    # One request for the window since the first run (an hour of overlap), nothing older: the
+    # response held the three risky injected sign-ins and the first run's risky ones of that hour.
+    overlapping = [s for s in first_data.sign_ins if s.created >= NOW - timedelta(minutes=60)]
+    assert sign_in_reads(own_emulator) == {"signIns": (1, 3 + len(overlapping))}
+    sent = [query for _v, path, query in recording.reads if path == "auditLogs/signIns"]
+    assert [query.filter if query else None for query in sent] == [
+        risk_filter(NOW - timedelta(minutes=60), now)
+    ]
+    assert data.window_start == NOW - timedelta(minutes=60)
+    assert data.new_by_level_and_outcome == {"high": {"success": 1, "failure": 1}, "medium": {"success": 1}}
+
+    # A restart: run 2 again from the first run's watermarks gives the same findings, once each.
+    restarted, again, _recording, _context = await run(own_emulator, copy_of(after_first), now)
+    assert sorted(key_of(f) for f in restarted) == sorted(key_of(f) for f in second_findings)
+    assert len(restarted) == len({key_of(f) for f in restarted})
+    assert again.new_by_level_and_outcome == data.new_by_level_and_outcome
+
+    # And a third run from run 2's watermarks counts nothing new and still reports everything.
+    third, third_data, _recording, _context = await run(own_emulator, first, now)
+    assert third_data.new_by_level_and_outcome == {}
+    assert sorted(key_of(f) for f in third) == sorted(key_of(f) for f in second_findings)
+
+
+# -- a P1 tenant: Identity Protection unavailable, the sign-in part still runs ---------------
+
+
+@pytest.fixture(scope="module")
+def p1_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEmulator]:
+    directory = tmp_path_factory.mktemp("risky-sign-ins-p1")
+    with start_emulator(directory, *EMULATOR_ARGUMENTS, "--license", "P1") as running:
+        yield running
+
+
+async def test_without_p2_the_user_rule_is_unavailable_and_the_sign_in_part_runs(
+    p1_emulator: RunningEmulator,
+) -> None:
+    watermarks = MemoryWatermarks()
+    findings, data, recording, context = await run(p1_emulator, watermarks, NOW)
+    assert set(context.unavailable) == {"user-at-risk"}
+    assert "Microsoft Entra ID P2" in context.unavailable["user-at-risk"]
+    assert [path for _v, path, _q in recording.reads] == [
+        "auditLogs/signIns",
+        "identityProtection/riskyUsers",
+    ]
+    assert data.risky_users is None
+    assert data.identity_protection_unavailable == context.unavailable["user-at-risk"]
+    assert SIGN_IN_WATERMARK in watermarks.values
+    # A P1 tenant's sign-ins carry riskLevel "hidden", so none matches the risk filter.
+    assert findings == []
