@@ -138,3 +138,11 @@ def test_show_of_invalid_settings_exits_2(tmp_path: Path) -> None:
     result = run("show", "--config", str(path))
     assert result.exit_code == 2
     assert "tenants (not set in" in result.stderr
+
+
+def test_every_commented_setting_in_the_example_is_valid_toml_once_uncommented() -> None:
+    lines = [line.removeprefix("# ") for line in EXAMPLE.read_text().splitlines()]
+    settings = [line for line in lines if line.endswith("# from the baseline")]
+    assert len(settings) >= 18
+    for line in settings:
+        assert tomllib.loads(line), line

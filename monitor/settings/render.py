@@ -19,6 +19,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, TypeAdapter
 from pydantic.fields import FieldInfo
 
+from monitor.baseline import load_baseline
 from monitor.check import Check, Cron, Interval, Schedule
 from monitor.graph.connection import emulator_connection
 from monitor.settings.models import CheckConfig, StateSettings
@@ -148,7 +149,8 @@ _CHECKS_HEADER = """\
 #   cron              at the times of a five-field crontab line in UTC ("0 6 * * 1-5"); not both
 #   jitter_seconds    up to this much random delay, so runs do not align (default 30)
 #   timeout_seconds   cancel a run after this long (default: the check's own)
-#   [checks.<id>.settings]  the check's thresholds
+#   [checks.<id>.settings]  the check's thresholds; those marked "from the baseline" default
+#                     to the baseline file (see [baseline] below), which every check reads
 # In the environment, write the id with "_" for "-":
 # ENTRA_MONITOR_CHECKS__CREDENTIAL_EXPIRY__SETTINGS__WARNING_DAYS=45.
 """
@@ -211,21 +213,27 @@ def _check_block(check: type[Check[Any, Any]]) -> str:
         f"# timeout_seconds = {toml_value(float(check.timeout_seconds))}",
         f"[checks.{check.id}.settings]",
     ]
+    from_baseline = check.baseline_defaults(load_baseline())
     for name, field in check.settings_model.model_fields.items():
         if field.description:
             lines.append(f"# {name}: {field.description.rstrip('.')}")
-        if field.is_required():
+        if name in from_baseline:
+            value = toml_value(_serialised(field, from_baseline[name]))
+            lines.append(f"# {name} = {value}   # from the baseline")
+        elif field.is_required():
             lines.append(f"# {name} = …   (required)")
         else:
-            lines.append(f"# {name} = {toml_value(_serialised_default(field))}")
+            lines.append(
+                f"# {name} = {toml_value(_serialised(field, field.get_default(call_default_factory=True)))}"
+            )
     return "\n".join(lines)
 
 
-def _serialised_default(field: FieldInfo) -> Any:
-    """The default as the settings file writes it (a severity as ``"high"``, not its number)."""
+def _serialised(field: FieldInfo, value: Any) -> Any:
+    """``value`` as the settings file writes it (a severity as ``"high"``, not its number)."""
     annotation: Any = Annotated[(field.annotation, *field.metadata)] if field.metadata else field.annotation
-    default = field.get_default(call_default_factory=True)
-    return TypeAdapter[Any](annotation).dump_python(default, mode="json")
+    adapter = TypeAdapter[Any](annotation)
+    return adapter.dump_python(adapter.validate_python(value), mode="json")
 
 
 def describe_schedule(schedule: Schedule) -> str:
