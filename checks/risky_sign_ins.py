@@ -265,8 +265,10 @@ class RiskySignIns(Check[RiskySignInsSettings, RiskySignInData]):
 
     async def collect(self, context: CheckContext) -> RiskySignInData:
         """Risky sign-ins of the new window merged into the memory, then Identity Protection. A
-        GraphLicenseError from the sign-in log propagates (the check is unavailable); one from
-        Identity Protection marks ``user-at-risk`` unavailable and the sign-in rules still run."""
+        GraphLicenseError from the sign-in log propagates (the check is unavailable). One from
+        Identity Protection (no Entra ID P2) marks every rule unavailable: Graph then also shows
+        sign-ins' risk levels as ``hidden`` (graph-facts §4), so a clean log would prove nothing.
+        The log is still read, so the window and the new-event counts move on."""
         settings = context.settings
         if not isinstance(settings, RiskySignInsSettings):
             raise TypeError(f"{self.id} needs RiskySignInsSettings, got {type(settings).__name__}")
@@ -284,7 +286,7 @@ class RiskySignIns(Check[RiskySignInsSettings, RiskySignInData]):
         try:
             users, detections = await read_identity_protection(context, settings, overlap)
         except GraphLicenseError as error:
-            context.rules_unavailable(["user-at-risk"], error.reason)
+            context.rules_unavailable([*SIGN_IN_RULES, "user-at-risk"], error.reason)
             return RiskySignInData(sign_ins, None, {}, counts, start, now, error.reason)
         return RiskySignInData(sign_ins, users, detections, counts, start, now)
 

@@ -416,14 +416,18 @@ async def test_collect_remembers_reads_the_new_window_and_forgets_after_retentio
     assert graph2.reads[0][:2] == ("beta", "auditLogs/signIns")
 
 
-async def test_without_p2_the_user_rule_is_unavailable_and_sign_ins_are_still_reported() -> None:
+async def test_without_p2_every_rule_is_unavailable_and_the_log_is_still_read() -> None:
     graph = FakeGraph(
         {"auditLogs/signIns": [graph_sign_in("s1")]},
         {"identityProtection/riskyUsers": licence_error("riskyUsers")},
     )
     data, context = await collect(graph, MemoryWatermarks())
+    reason = "the tenant has no Microsoft Entra ID P2 licence, which riskyUsers needs"
     assert context.unavailable == {
-        "user-at-risk": "the tenant has no Microsoft Entra ID P2 licence, which riskyUsers needs"
+        "high-risk-sign-in-succeeded": reason,
+        "medium-risk-sign-in-succeeded": reason,
+        "risky-sign-in-single-factor": reason,
+        "user-at-risk": reason,
     }
     assert data.risky_users is None
     assert evaluate(data) == {("high-risk-sign-in-succeeded", Severity.CRITICAL, "signIn", "s1")}

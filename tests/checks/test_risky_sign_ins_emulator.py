@@ -1,7 +1,7 @@
 """risky-sign-ins end to end: the findings equal the emulator's ground truth on the session tenant;
 on a tenant of its own, a second run after new sign-ins are injected reads only the new window and
 still equals the truth, and a restart from the first run's watermarks reports nothing twice; a P1
-tenant reports the Identity Protection rule unavailable and still runs the sign-in rules."""
+tenant reports every rule unavailable (risk levels are hidden without P2) and still reads the log."""
 
 from __future__ import annotations
 
@@ -221,7 +221,7 @@ async def test_a_second_run_reads_only_the_new_window_and_a_restart_reports_noth
     assert sorted(key_of(f) for f in third) == sorted(key_of(f) for f in second_findings)
 
 
-# -- a P1 tenant: Identity Protection unavailable, the sign-in part still runs ---------------
+# -- a P1 tenant: nothing can be evaluated, the sign-in log is still read ---------------------
 
 
 @pytest.fixture(scope="module")
@@ -231,12 +231,18 @@ def p1_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEmu
         yield running
 
 
-async def test_without_p2_the_user_rule_is_unavailable_and_the_sign_in_part_runs(
+async def test_without_p2_every_rule_is_unavailable_and_the_sign_in_log_is_still_read(
     p1_emulator: RunningEmulator,
 ) -> None:
     watermarks = MemoryWatermarks()
     findings, data, recording, context = await run(p1_emulator, watermarks, NOW)
-    assert set(context.unavailable) == {"user-at-risk"}
+    assert set(context.unavailable) == {
+        "high-risk-sign-in-succeeded",
+        "medium-risk-sign-in-succeeded",
+        "risky-sign-in-single-factor",
+        "user-at-risk",
+    }
+    assert set(context.unavailable.values()) == {context.unavailable["user-at-risk"]}
     assert "Microsoft Entra ID P2" in context.unavailable["user-at-risk"]
     assert [path for _v, path, _q in recording.reads] == [
         "auditLogs/signIns",
