@@ -9,6 +9,10 @@
 - ``POST /_emulator/signIns``         add a sign-in now (see ``tenant/changes.py``)
 - ``POST /_emulator/grants``          add a delegated consent grant
 - ``POST /_emulator/credentials``     add a secret or certificate to an app or service principal
+- ``PATCH /_emulator/tokenLifetimePolicies/{id}``      edit a token-lifetime policy:
+  ``{"definition"?: ["{...}"], "displayName"?}``
+- ``PATCH /_emulator/conditionalAccessPolicies/{id}``  edit a conditional-access policy:
+  ``{"sessionControls"?: {...} | null, "state"?}``
 - ``POST /_emulator/federatedTokens`` mint a workload-identity token: ``{"subject"?, "lifetimeSeconds"?}``
 """
 
@@ -25,7 +29,14 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from emulator.identity.federation import mint_federated_token
-from emulator.tenant.changes import ChangeError, add_credential, inject_grant, inject_sign_in
+from emulator.tenant.changes import (
+    ChangeError,
+    add_credential,
+    inject_grant,
+    inject_sign_in,
+    update_conditional_access_policy,
+    update_token_lifetime_policy,
+)
 from emulator.throttle import budget_from, real_budgets
 
 if TYPE_CHECKING:
@@ -141,6 +152,17 @@ def control_routes(emulator: Emulator) -> list[BaseRoute]:
         credential = add_credential(emulator.tenant, await _json_body(request), emulator.clock.now())
         return JSONResponse(credential, status_code=201)
 
+    async def token_lifetime_policy(request: Request) -> Response:
+        policy_id = request.path_params["id"]
+        body = await _json_body(request)
+        return JSONResponse(update_token_lifetime_policy(emulator.tenant, policy_id, body))
+
+    async def conditional_access_policy(request: Request) -> Response:
+        policy_id = request.path_params["id"]
+        body = await _json_body(request)
+        now = emulator.clock.now()
+        return JSONResponse(update_conditional_access_policy(emulator.tenant, policy_id, body, now))
+
     async def federated_tokens(request: Request) -> Response:
         body = await _json_body(request)
         issuer = emulator.tenant.registry.federated_issuers[0]
@@ -161,6 +183,8 @@ def control_routes(emulator: Emulator) -> list[BaseRoute]:
         ("/_emulator/signIns", sign_ins, ["POST"]),
         ("/_emulator/grants", grants, ["POST"]),
         ("/_emulator/credentials", credentials, ["POST"]),
+        ("/_emulator/tokenLifetimePolicies/{id}", token_lifetime_policy, ["PATCH"]),
+        ("/_emulator/conditionalAccessPolicies/{id}", conditional_access_policy, ["PATCH"]),
         ("/_emulator/federatedTokens", federated_tokens, ["POST"]),
     ]
     return [Route(path, _guarded(handler), methods=methods) for path, handler, methods in table]

@@ -1,16 +1,19 @@
 """Changes made to a running tenant through the control endpoints (detection-latency tests):
-a new sign-in, a new consent grant, a credential added to an application or service principal.
+a new sign-in, a new consent grant, a credential added to an application or service principal,
+a token-lifetime or conditional-access policy edited.
 Each raises :class:`ChangeError` with a sentence saying what is wrong with the request."""
 
 from __future__ import annotations
 
 import copy
 import hashlib
+import json
+import re
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from emulator.ids import format_ticks, to_ticks
+from emulator.ids import format_ticks, iso, to_ticks
 from emulator.tenant import catalog
 from emulator.tenant.base import GraphObject
 from emulator.tenant.model import Tenant
@@ -152,3 +155,123 @@ def add_credential(tenant: Tenant, spec: dict[str, Any], now: datetime) -> Graph
     collection.replace(position, obj)
     tenant.injected_log.append(("credential", key_id))
     return credential
+
+
+# -- policies edited at run time (token-policy-changed) -------------------------------------
+
+SESSION_CONTROLS = (
+    "applicationEnforcedRestrictions",
+    "cloudAppSecurity",
+    "disableResilienceDefaults",
+    "persistentBrowser",
+    "secureSignInSession",
+    "signInFrequency",
+)
+POLICY_STATES = ("enabled", "disabled", "enabledForReportingButNotEnforced")
+
+
+def _only(spec: dict[str, Any], accepted: tuple[str, ...]) -> None:
+    unknown = sorted(set(spec) - set(accepted))
+    if unknown or not spec:
+        names = ", ".join(f"'{name}'" for name in accepted)
+        found = f"unknown property '{unknown[0]}'" if unknown else "nothing to change"
+        raise ChangeError(f"{found}; send one or more of {names}")
+
+
+def _definition(value: Any) -> list[str]:
+    """A token-lifetime ``definition``: a non-empty list of JSON strings (trailing commas
+    tolerated, as Graph's own examples carry them), one holding a TokenLifetimePolicy object."""
+    if not isinstance(value, list) or not value or not all(isinstance(item, str) for item in value):
+        raise ChangeError("'definition' must be a non-empty list of JSON strings")
+    for text in value:
+        try:
+            document = json.loads(re.sub(r",\s*([}\]])", r"\1", text))
+        except ValueError:
+            raise ChangeError(f"'definition' holds a string that is not JSON: {text!r}") from None
+        if isinstance(document, dict) and isinstance(document.get("TokenLifetimePolicy"), dict):
+            return list(value)
+    raise ChangeError("'definition' needs a JSON string holding a 'TokenLifetimePolicy' object")
+
+
+def update_token_lifetime_policy(tenant: Tenant, policy_id: str, spec: dict[str, Any]) -> GraphObject:
+    """``{"definition"?: ["{...}"], "displayName"?}`` -> the policy as Graph now returns it."""
+    _only(spec, ("definition", "displayName"))
+    collection = tenant.token_lifetime_policies
+    position = collection.position_of(policy_id)
+    if position is None:
+        raise ChangeError(f"no token-lifetime policy has id {policy_id!r}", 404)
+    policy = copy.deepcopy(collection.at(position))
+    if "definition" in spec:
+        policy["definition"] = _definition(spec["definition"])
+    if "displayName" in spec:
+        policy["displayName"] = _text(spec, "displayName")
+    collection.replace(position, policy)
+    tenant.injected_log.append(("tokenLifetimePolicy", policy["id"]))
+    return policy
+
+
+def _flag(control: dict[str, Any], where: str) -> None:
+    if not isinstance(control.get("isEnabled"), bool):
+        raise ChangeError(f"'{where}.isEnabled' must be true or false")
+
+
+def _sign_in_frequency(control: dict[str, Any]) -> None:
+    _flag(control, "signInFrequency")
+    interval = control.setdefault("frequencyInterval", "timeBased")
+    if interval not in ("timeBased", "everyTime"):
+        raise ChangeError("'signInFrequency.frequencyInterval' must be timeBased or everyTime")
+    value = control.get("value")
+    if interval == "timeBased" and (
+        control.get("type") not in ("hours", "days")
+        or isinstance(value, bool)
+        or not isinstance(value, int)
+        or value <= 0
+    ):
+        raise ChangeError("a timeBased 'signInFrequency' needs 'type' hours or days and a positive 'value'")
+    control.setdefault("authenticationType", "primaryAndSecondaryAuthentication")
+
+
+def _session_controls(value: Any) -> GraphObject | None:
+    """Graph's shape: every member present, null unless set; all-null reads as no controls."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise ChangeError("'sessionControls' must be an object or null")
+    if value:
+        _only(value, SESSION_CONTROLS)
+    controls: GraphObject = {name: copy.deepcopy(value.get(name)) for name in SESSION_CONTROLS}
+    frequency, browser = controls["signInFrequency"], controls["persistentBrowser"]
+    if frequency is not None:
+        if not isinstance(frequency, dict):
+            raise ChangeError("'sessionControls.signInFrequency' must be an object or null")
+        _sign_in_frequency(frequency)
+    if browser is not None:
+        if not isinstance(browser, dict):
+            raise ChangeError("'sessionControls.persistentBrowser' must be an object or null")
+        _flag(browser, "persistentBrowser")
+        if browser.get("mode") not in ("always", "never"):
+            raise ChangeError("'persistentBrowser.mode' must be always or never")
+    return controls if any(item is not None for item in controls.values()) else None
+
+
+def update_conditional_access_policy(
+    tenant: Tenant, policy_id: str, spec: dict[str, Any], now: datetime
+) -> GraphObject:
+    """``{"sessionControls"?: {...} | null, "state"?}`` -> the policy as Graph now returns it;
+    ``sessionControls`` replaces the whole object, as a Graph PATCH of a complex property does."""
+    _only(spec, ("sessionControls", "state"))
+    collection = tenant.conditional_access_policies
+    position = collection.position_of(policy_id)
+    if position is None:
+        raise ChangeError(f"no conditional-access policy has id {policy_id!r}", 404)
+    policy = copy.deepcopy(collection.at(position))
+    if "state" in spec:
+        if spec["state"] not in POLICY_STATES:
+            raise ChangeError(f"'state' must be one of {', '.join(POLICY_STATES)}")
+        policy["state"] = spec["state"]
+    if "sessionControls" in spec:
+        policy["sessionControls"] = _session_controls(spec["sessionControls"])
+    policy["modifiedDateTime"] = iso(now)
+    collection.replace(position, policy)
+    tenant.injected_log.append(("conditionalAccessPolicy", policy["id"]))
+    return policy

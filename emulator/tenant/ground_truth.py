@@ -16,6 +16,7 @@ from emulator.tenant.truth import (
     credential_findings,
     grant_findings,
     parse_time,
+    policy_change_findings,
     risky_user_findings,
     session_findings,
     sign_in_findings,
@@ -206,6 +207,7 @@ class GroundTruth:
         policies = [policy for _key, policy in t.conditional_access_policies.scan(None, None)]
         for policy in policies:
             found += session_findings(policy, self.baseline)
+        found += self._policy_changes()
         scopes = required_scopes(self.baseline, g.groups, t.fixed.by_name)
         instances = {d: [i for _k, i in c.scan(None, None)] for d, c in t.review_instances.items()}
         definitions = [d for _key, d in t.review_definitions.scan(None, None)]
@@ -216,6 +218,18 @@ class GroundTruth:
         found += conditional_access_findings(
             policies, tenant_ref, g.groups, protected, admin_apps, self.baseline
         )
+        return found
+
+    def _policy_changes(self) -> list[Finding]:
+        """token-policy-changed for every policy edited at run time (see changes.py)."""
+        t = self.tenant
+        found: list[Finding] = []
+        for resource_type, collection, generated in (
+            ("tokenLifetimePolicy", t.token_lifetime_policies, t.governance.token_lifetime_policies),
+            ("conditionalAccessPolicy", t.conditional_access_policies, t.governance.conditional_access),
+        ):
+            for position in collection.changed_positions():
+                found += policy_change_findings(resource_type, generated[position], collection.at(position))
         return found
 
 

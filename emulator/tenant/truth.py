@@ -264,6 +264,29 @@ def session_findings(policy: GraphObject, baseline: Baseline) -> list[Finding]:
     return found
 
 
+def _token_policy_state(policy: GraphObject) -> dict[str, Any]:
+    return {
+        "definition": token_policy_definition(policy),
+        "displayName": policy.get("displayName"),
+        "isOrganizationDefault": policy.get("isOrganizationDefault"),
+    }
+
+
+def _session_policy_state(policy: GraphObject) -> dict[str, Any]:
+    return {"sessionControls": policy.get("sessionControls"), "state": policy.get("state")}
+
+
+def policy_change_findings(resource_type: str, before: GraphObject, after: GraphObject) -> list[Finding]:
+    """token-policy-changed for a policy edited at run time: what the monitor tracks (a token
+    policy's parsed definition, name and default flag; a conditional-access policy's session
+    controls and state) differs from the policy as generated. An edit that restores every tracked
+    value, or changes nothing tracked, is no change."""
+    state = _token_policy_state if resource_type == "tokenLifetimePolicy" else _session_policy_state
+    old, new = state(before), state(after)
+    changed = sorted(name for name in old if old[name] != new[name])
+    return [finding("token-policy-changed", resource_type, after, changed=changed)] if changed else []
+
+
 def pairs(items: Iterable[tuple[str, GraphObject]]) -> list[tuple[str, GraphObject]]:
     return list(items)
 
@@ -278,6 +301,7 @@ __all__ = [
     "grant_findings",
     "is_unused",
     "parse_time",
+    "policy_change_findings",
     "risky_user_findings",
     "session_findings",
     "sign_in_findings",
