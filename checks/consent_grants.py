@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
-from checks.credential_expiry import parse_graph_time
+from checks.graph_values import parse_graph_time
 from monitor.check import (
     Check,
     CheckContext,

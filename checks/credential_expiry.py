@@ -24,14 +24,14 @@ as its Verify key. Managed identities are skipped: Azure rotates their certifica
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
+from checks.graph_values import graph_time_text, parse_graph_time
 from monitor.check import Check, CheckContext, CheckSettings, Finding, Interval, Resource, Severity
 from monitor.errors import GraphLicenseError, GraphPermissionError
 from monitor.graph.query import Query, odata_string
@@ -58,9 +58,8 @@ KIND_NAMES = {
 # graph-facts §1: listing keyCredentials via $select falls in its own throttling family.
 APPLICATION_FIELDS = ("id", "appId", "displayName", "keyCredentials", "passwordCredentials")
 SERVICE_PRINCIPAL_FIELDS = (*APPLICATION_FIELDS, "servicePrincipalType", "preferredSingleSignOnMode")
-# graph-facts §3: beta only; doc examples carry malformed offsets such as "-8:00".
+# graph-facts §3: beta only (its malformed offsets are parse_graph_time's business).
 SIGN_IN_ACTIVITY = "reports/servicePrincipalSignInActivities"
-_SHORT_OFFSET = re.compile(r"([+-])(\d):(\d\d)$")
 
 
 class CredentialExpirySettings(CheckSettings):
@@ -110,21 +109,6 @@ class CredentialInventory:
     owners: tuple[CredentialOwner, ...]
     last_sign_ins: Mapping[str, datetime | None] = field(default_factory=dict)
     sign_in_activity_unavailable: str | None = None
-
-
-def parse_graph_time(value: object) -> datetime | None:
-    """A Graph DateTimeOffset as aware UTC; None for null, empty, unparseable and Graph's
-    ``0001-01-01`` placeholder. Naive values are taken as UTC (Graph's times are UTC)."""
-    if not isinstance(value, str) or not value.strip():
-        return None
-    text = _SHORT_OFFSET.sub(r"\g<1>0\g<2>:\g<3>", value.strip().replace("Z", "+00:00"))
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    if moment.year <= 1:
-        return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def owner_from_graph(obj: Mapping[str, Any], resource_type: str) -> CredentialOwner:
@@ -263,7 +247,7 @@ def unused_application(
     last = data.last_sign_ins[owner.app_id]
     if last is not None and now - last <= timedelta(days=settings.unused_days):
         return None
-    since = "has never signed in" if last is None else f"last signed in on {_iso(last)}"
+    since = "has never signed in" if last is None else f"last signed in on {graph_time_text(last)}"
     return Finding(
         "unused-application",
         Severity.LOW,
@@ -274,7 +258,7 @@ def unused_application(
         "registration (and its service principal); if it is still needed, add a certificate.",
         {
             "appId": owner.app_id,
-            "lastSignInDateTime": None if last is None else _iso(last),
+            "lastSignInDateTime": None if last is None else graph_time_text(last),
             "unusedDays": settings.unused_days,
             "credentials": [_evidence(c, now) for c in owner.credentials],
         },
@@ -380,10 +364,6 @@ def _resource(owner: CredentialOwner) -> Resource:
     return Resource(owner.resource_type, owner.id, owner.display_name)
 
 
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
 def _days_until(moment: datetime, now: datetime) -> float:
     return round((moment - now).total_seconds() / 86400, 2)
 
@@ -400,13 +380,13 @@ def _evidence(credential: Credential, now: datetime) -> dict[str, Any]:
         "keyId": credential.key_id,
         "credentialType": credential.kind,
         "displayName": credential.display_name,
-        "startDateTime": None if credential.start is None else _iso(credential.start),
-        "endDateTime": None if credential.end is None else _iso(credential.end),
+        "startDateTime": None if credential.start is None else graph_time_text(credential.start),
+        "endDateTime": None if credential.end is None else graph_time_text(credential.end),
         "daysToExpiry": None if credential.end is None else _days_until(credential.end, now),
     }
 
 
 def _describe(credential: Credential) -> str:
     name = f" '{credential.display_name}'" if credential.display_name else ""
-    ends = "no end date" if credential.end is None else f"ends {_iso(credential.end)}"
+    ends = "no end date" if credential.end is None else f"ends {graph_time_text(credential.end)}"
     return f"{KIND_NAMES[credential.kind]}{name} (keyId {credential.key_id}, {ends})"

@@ -25,12 +25,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
-from checks.credential_expiry import parse_graph_time
+from checks.graph_values import graph_time_text, parse_graph_time
 from monitor.check import Check, CheckContext, CheckSettings, Finding, Interval, Resource, Severity
 from monitor.errors import GraphLicenseError
 from monitor.graph.query import Query, odata_datetime, odata_string
@@ -400,7 +400,8 @@ def sign_in_findings(sign_in: RiskySignIn) -> list[Finding]:
         where = f" from {record.get('ipAddress')}" if record.get("ipAddress") else ""
         where += f" ({country})" if country else ""
         message = (
-            f"The sign-in of '{sign_in.user_principal_name}' to {app} on {_iso(sign_in.created)}{where} "
+            f"The sign-in of '{sign_in.user_principal_name}' to {app} on "
+            f"{graph_time_text(sign_in.created)}{where} "
             f"{summary} (risk level {sign_in.risk_level}, authentication requirement "
             f"{sign_in.authentication_requirement or 'unknown'})."
         )
@@ -431,7 +432,3 @@ def user_finding(user: RiskyUser, detections: Sequence[Mapping[str, Any]]) -> Fi
 
 def _mapping(value: object) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")

@@ -27,11 +27,12 @@ import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
+from checks.graph_values import graph_time_text
 from monitor.check import Check, CheckContext, CheckSettings, Finding, Interval, Resource, Severity
 from monitor.errors import GraphLicenseError
 from monitor.graph.batch import BatchRequest
@@ -332,7 +333,7 @@ def remember_changes(
     forget those seen more than ``open_days`` ago, and return every change still remembered."""
     if previous is not None:
         for change in policy_changes(previous, current, now):
-            change_id = f"{change.resource_type}:{change.policy_id}:{_iso(now)}"
+            change_id = f"{change.resource_type}:{change.policy_id}:{graph_time_text(now)}"
             memory.remember(change_id, now, _change_record(change))
     memory.forget_before(now - timedelta(days=open_days))
     return [_change_from_record(item.at, item.record) for item in memory]
@@ -580,7 +581,8 @@ def change_findings(
                 "token-policy-changed",
                 Severity.INFO,
                 Resource(kind, policy_id, latest.display_name),
-                f"The {what} '{latest.display_name}' {happened}; seen on {_iso(latest.detected_at)}.",
+                f"The {what} '{latest.display_name}' {happened}; "
+                f"seen on {graph_time_text(latest.detected_at)}.",
                 "Confirm the change was intended and approved; if it was not, restore the previous "
                 "values shown in the evidence.",
                 {
@@ -588,7 +590,7 @@ def change_findings(
                     "displayName": latest.display_name,
                     "changedOpenDays": settings.changed_open_days,
                     "changes": [
-                        {"detectedAt": _iso(c.detected_at), "before": c.before, "after": c.after}
+                        {"detectedAt": graph_time_text(c.detected_at), "before": c.before, "after": c.after}
                         for c in seen
                     ],
                 },
@@ -599,10 +601,6 @@ def change_findings(
 
 
 # -- evidence -------------------------------------------------------------------------------
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def _minutes(minutes: float) -> str:
