@@ -4,16 +4,15 @@ emulator's ground truth for the check."""
 from __future__ import annotations
 
 from checks.access_review_due import AccessReviewDue
-from tests.support.checks import run_check, truth_of
+from tests.support.checks import identities, run_check, truth_identities, truth_of
 from tests.support.emulator import RunningEmulator
 
 
 async def test_the_findings_are_exactly_the_ground_truth(emulator: RunningEmulator) -> None:
     truth = truth_of(emulator, AccessReviewDue.id)
     findings = await run_check(emulator, AccessReviewDue)
-    expected = {(f["rule"], f["severity"], f["resource"]["type"], f["resource"]["id"]) for f in truth}
-    found = {(f.rule, f.severity.label, f.resource.type, f.resource.id) for f in findings}
-    assert found == expected
+    found = identities(findings)
+    assert found == truth_identities(truth)
     assert len(findings) == len(found)
     # Every rule is planted (see emulator/tenant/reviews.py).
     assert {f["rule"] for f in truth} == {

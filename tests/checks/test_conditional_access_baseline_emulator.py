@@ -3,19 +3,16 @@ exactly the emulator's ground truth for the check."""
 
 from __future__ import annotations
 
-from checks.conditional_access_baseline import (
-    ConditionalAccessBaseline,
-)
-from tests.support.checks import collect_data, run_check, truth_of
+from checks.conditional_access_baseline import ConditionalAccessBaseline
+from tests.support.checks import collect_data, identities, run_check, truth_identities, truth_of
 from tests.support.emulator import RunningEmulator
 
 
 async def test_the_findings_are_exactly_the_ground_truth(emulator: RunningEmulator) -> None:
     truth = truth_of(emulator, ConditionalAccessBaseline.id)
     findings = await run_check(emulator, ConditionalAccessBaseline)
-    expected = {(f["rule"], f["severity"], f["resource"]["type"], f["resource"]["id"]) for f in truth}
-    found = {(f.rule, f.severity.label, f.resource.type, f.resource.id) for f in findings}
-    assert found == expected
+    found = identities(findings)
+    assert found == truth_identities(truth)
     assert len(findings) == len(found)
     # The planted tenant leaves the MFA policy in report-only and one pilot of each state; the
     # other rules fire only on run-time changes (unit-tested in test_conditional_access_baseline).

@@ -9,39 +9,34 @@ from typing import Any
 
 import pytest
 
-from checks.consent_grants import KNOWN_GRANTS_KEY, ConsentGrants, ConsentGrantsSettings
-from monitor.check import CheckContext, Finding
-from monitor.graph.connection import connect
-from tests.graph.conftest import connection_to
-from tests.support.checks import NOW, MemoryWatermarks, baseline_settings, run_check, truth_of
-from tests.support.emulator import RunningEmulator, start_emulator
-
-Key = tuple[str, str, str, str]
-
-
-def expected_keys(truth: list[dict[str, Any]]) -> set[Key]:
-    return {(f["rule"], f["severity"], f["resource"]["type"], f["resource"]["id"]) for f in truth}
-
-
-def found_keys(findings: list[Finding]) -> set[Key]:
-    return {(f.rule, f.severity.label, f.resource.type, f.resource.id) for f in findings}
+from checks.consent_grants import KNOWN_GRANTS_KEY, ConsentGrants
+from monitor.check import Finding
+from tests.support.checks import (
+    MemoryWatermarks,
+    identities,
+    private_emulator,
+    requests_per_endpoint,
+    reset_stats,
+    run_check,
+    run_once,
+    truth_identities,
+    truth_of,
+)
+from tests.support.emulator import RunningEmulator
 
 
 async def run_with(emulator: RunningEmulator, watermarks: MemoryWatermarks) -> list[Finding]:
-    """One run of the check, as the worker runs it, keeping ``watermarks`` across runs."""
-    settings = baseline_settings(ConsentGrants)
-    assert isinstance(settings, ConsentGrantsSettings)
-    async with connect(connection_to(emulator)) as graph:
-        context = CheckContext(emulator.info["tenantId"], graph, settings, NOW, watermarks)
-        data = await ConsentGrants().collect(context)
-    assert context.unavailable == {}
-    return ConsentGrants().evaluate(data, settings, NOW)
+    """One run of the check keeping ``watermarks`` across runs, in which every rule could be
+    evaluated."""
+    run = await run_once(emulator, ConsentGrants, watermarks=watermarks)
+    assert run.context.unavailable == {}
+    return run.findings
 
 
 async def test_the_findings_are_exactly_the_ground_truth(emulator: RunningEmulator) -> None:
     truth = truth_of(emulator, ConsentGrants.id)
     findings = await run_check(emulator, ConsentGrants)
-    assert found_keys(findings) == expected_keys(truth)
+    assert identities(findings) == truth_identities(truth)
     assert {f["rule"] for f in truth} == {"unused-grant", "high-privilege-grant", "permission-not-allowed"}
     assert {f["resource"]["type"] for f in truth} == {"oAuth2PermissionGrant", "appRoleAssignment"}
 
@@ -71,17 +66,7 @@ async def test_every_finding_explains_itself(emulator: RunningEmulator) -> None:
 @pytest.fixture(scope="module")
 def own_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEmulator]:
     """A tenant of its own (the same arguments as the session's), since these tests inject grants."""
-    with start_emulator(
-        tmp_path_factory.mktemp("consent-emulator"),
-        "--seed",
-        "7",
-        "--now",
-        "2026-11-27T12:00:00Z",
-        "--scale",
-        "small",
-        "--throttling",
-        "off",
-    ) as running:
+    with private_emulator(tmp_path_factory, "consent-emulator") as running:
         yield running
 
 
@@ -107,20 +92,6 @@ def inject(emulator: RunningEmulator, spec: dict[str, Any]) -> dict[str, Any]:
         return dict(response.json())
 
 
-def requests_per_endpoint(emulator: RunningEmulator) -> dict[str, int]:
-    with emulator.control() as control:
-        response = control.get("/stats")
-        response.raise_for_status()
-        endpoints = response.json()["endpoints"].items()
-    # identity.* are the token requests of the run's own sign-in, not Graph reads.
-    return {name: entry["requests"] for name, entry in endpoints if not name.startswith("identity.")}
-
-
-def reset_stats(emulator: RunningEmulator) -> None:
-    with emulator.control() as control:
-        control.delete("/stats").raise_for_status()
-
-
 async def test_injected_grants_are_new_on_the_next_run_and_stay_open(own_emulator: RunningEmulator) -> None:
     watermarks = MemoryWatermarks()
     reset_stats(own_emulator)
@@ -132,7 +103,7 @@ async def test_injected_grants_are_new_on_the_next_run_and_stay_open(own_emulato
         "servicePrincipals.appRoleAssignedTo": 1,
         "servicePrincipalSignInActivities": 1,
     }
-    assert found_keys(first) == expected_keys(truth_of(own_emulator, ConsentGrants.id))
+    assert identities(first) == truth_identities(truth_of(own_emulator, ConsentGrants.id))
     assert not [f for f in first if f.rule == "new-grant"]
     assert KNOWN_GRANTS_KEY in watermarks.values
 
@@ -160,7 +131,7 @@ async def test_injected_grants_are_new_on_the_next_run_and_stay_open(own_emulato
 
     second = await run_with(own_emulator, watermarks)
     truth = truth_of(own_emulator, ConsentGrants.id)
-    assert found_keys(second) == expected_keys(truth)
+    assert identities(second) == truth_identities(truth)
     new = {(f.resource.type, f.resource.id) for f in second if f.rule == "new-grant"}
     assert new == {("oAuth2PermissionGrant", admin["id"]), ("oAuth2PermissionGrant", per_user["id"])}
     (admin_high,) = [f for f in second if f.rule == "high-privilege-grant" and f.resource.id == admin["id"]]
@@ -175,4 +146,4 @@ async def test_injected_grants_are_new_on_the_next_run_and_stay_open(own_emulato
     assert per_user_new.evidence["firstSeen"] == "2026-11-27T12:00:00Z"
 
     third = await run_with(own_emulator, watermarks)
-    assert found_keys(third) == found_keys(second)
+    assert identities(third) == identities(second)

@@ -4,16 +4,14 @@ emulator's ground truth for the check."""
 from __future__ import annotations
 
 from checks.credential_expiry import CredentialExpiry
-from tests.support.checks import run_check, truth_of
+from tests.support.checks import identities, run_check, truth_identities, truth_of
 from tests.support.emulator import RunningEmulator
 
 
 async def test_the_findings_are_exactly_the_ground_truth(emulator: RunningEmulator) -> None:
     truth = truth_of(emulator, CredentialExpiry.id)
     findings = await run_check(emulator, CredentialExpiry)
-    expected = {(f["rule"], f["severity"], f["resource"]["type"], f["resource"]["id"]) for f in truth}
-    found = {(f.rule, f.severity.label, f.resource.type, f.resource.id) for f in findings}
-    assert found == expected
+    assert identities(findings) == truth_identities(truth)
     assert {f["rule"] for f in truth} >= {"credential-expired", "unused-application"}
 
 

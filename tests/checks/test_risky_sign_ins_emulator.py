@@ -11,41 +11,30 @@ from typing import Any
 
 import pytest
 
-from checks.risky_sign_ins import (
-    SIGN_IN_WATERMARK,
-    RiskySignIns,
-    RiskySignInsSettings,
-    risk_filter,
-)
+from checks.risky_sign_ins import SIGN_IN_WATERMARK, RiskySignIns, risk_filter
 from monitor.check import CheckContext, Finding
 from monitor.graph.client import GraphClient
-from monitor.graph.connection import connect
 from monitor.graph.query import Query
-from tests.graph.conftest import connection_to
-from tests.support.checks import NOW, MemoryWatermarks, baseline_settings, run_check, truth_of
-from tests.support.emulator import RunningEmulator, start_emulator
-
-EMULATOR_ARGUMENTS = (
-    "--seed",
-    "7",
-    "--now",
-    "2026-11-27T12:00:00Z",
-    "--scale",
-    "small",
-    "--throttling",
-    "off",
+from tests.support.checks import (
+    NOW,
+    Identity,
+    MemoryWatermarks,
+    emulator_now,
+    endpoint_stats,
+    identities,
+    identity,
+    private_emulator,
+    reset_stats,
+    run_check,
+    run_once,
+    truth_identities,
+    truth_of,
 )
+from tests.support.emulator import RunningEmulator
 
 
-def key_of(finding: Finding) -> tuple[str, str, str, str]:
-    return (finding.rule, finding.severity.label, finding.resource.type, finding.resource.id)
-
-
-def truth_keys(emulator: RunningEmulator) -> set[tuple[str, str, str, str]]:
-    return {
-        (f["rule"], f["severity"], f["resource"]["type"], f["resource"]["id"])
-        for f in truth_of(emulator, RiskySignIns.id)
-    }
+def truth_keys(emulator: RunningEmulator) -> set[Identity]:
+    return truth_identities(truth_of(emulator, RiskySignIns.id))
 
 
 class RecordingGraph:
@@ -66,19 +55,11 @@ class RecordingGraph:
 async def run(
     emulator: RunningEmulator, watermarks: MemoryWatermarks, now: datetime
 ) -> tuple[list[Finding], Any, RecordingGraph, CheckContext]:
-    settings = baseline_settings(RiskySignIns)
-    assert isinstance(settings, RiskySignInsSettings)
-    async with connect(connection_to(emulator)) as graph:
-        recording = RecordingGraph(graph)
-        context = CheckContext(emulator.info["tenantId"], recording, settings, now, watermarks)  # type: ignore[arg-type]
-        data = await RiskySignIns().collect(context)
-    return RiskySignIns().evaluate(data, settings, now), data, recording, context
-
-
-def copy_of(watermarks: MemoryWatermarks) -> MemoryWatermarks:
-    copy = MemoryWatermarks()
-    copy.values = dict(watermarks.values)
-    return copy
+    """One run keeping ``watermarks``, with the Graph reads it made."""
+    once = await run_once(emulator, RiskySignIns, watermarks=watermarks, now=now, wrap_graph=RecordingGraph)
+    recording = once.context.graph
+    assert isinstance(recording, RecordingGraph)
+    return once.findings, once.data, recording, once.context
 
 
 # -- the session tenant -----------------------------------------------------------------------
@@ -86,8 +67,8 @@ def copy_of(watermarks: MemoryWatermarks) -> MemoryWatermarks:
 
 async def test_the_findings_are_exactly_the_ground_truth(emulator: RunningEmulator) -> None:
     findings = await run_check(emulator, RiskySignIns)
-    assert {key_of(f) for f in findings} == truth_keys(emulator)
-    assert len(findings) == len({key_of(f) for f in findings})
+    assert identities(findings) == truth_keys(emulator)
+    assert len(findings) == len(identities(findings))
     assert {f["rule"] for f in truth_of(emulator, RiskySignIns.id)} == {
         "high-risk-sign-in-succeeded",
         "medium-risk-sign-in-succeeded",
@@ -143,25 +124,16 @@ async def test_the_first_run_reads_thirty_days_of_risky_sign_ins_only(emulator: 
 
 @pytest.fixture(scope="module")
 def own_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEmulator]:
-    with start_emulator(tmp_path_factory.mktemp("risky-sign-ins"), *EMULATOR_ARGUMENTS) as running:
+    with private_emulator(tmp_path_factory, "risky-sign-ins") as running:
         yield running
-
-
-def emulator_now(emulator: RunningEmulator) -> datetime:
-    with emulator.control() as control:
-        response = control.get("/clock")
-        response.raise_for_status()
-        return datetime.fromisoformat(response.json()["now"].replace("Z", "+00:00"))
 
 
 def sign_in_reads(emulator: RunningEmulator) -> dict[str, tuple[int, int]]:
     """Requests and objects returned per sign-in endpoint since the statistics were reset."""
-    with emulator.control() as control:
-        response = control.get("/stats")
-        response.raise_for_status()
-        endpoints: dict[str, Any] = response.json()["endpoints"]
     return {
-        name: (entry["requests"], entry["items"]) for name, entry in endpoints.items() if "signIn" in name
+        name: (entry["requests"], entry["items"])
+        for name, entry in endpoint_stats(emulator).items()
+        if "signIn" in name
     }
 
 
@@ -170,8 +142,8 @@ async def test_a_second_run_reads_only_the_new_window_and_a_restart_reports_noth
 ) -> None:
     first = MemoryWatermarks()
     first_findings, first_data, _recording, _context = await run(own_emulator, first, NOW)
-    assert {key_of(f) for f in first_findings} == truth_keys(own_emulator)
-    after_first = copy_of(first)
+    assert identities(first_findings) == truth_keys(own_emulator)
+    after_first = first.copy()
 
     injected: dict[str, dict[str, Any]] = {}
     with own_emulator.control() as control:
@@ -184,20 +156,21 @@ async def test_a_second_run_reads_only_the_new_window_and_a_restart_reports_noth
             response = control.post("/signIns", json=spec)
             response.raise_for_status()
             injected[name] = response.json()
-        control.delete("/stats").raise_for_status()
+    reset_stats(own_emulator)
     now = emulator_now(own_emulator)
 
     second_findings, data, recording, _context = await run(own_emulator, first, now)
-    assert {key_of(f) for f in second_findings} == truth_keys(own_emulator)
+    assert identities(second_findings) == truth_keys(own_emulator)
     assert {f.resource.id for f in second_findings} >= {
         f.resource.id for f in first_findings
     }  # the first run's sign-ins stay reported though this run did not read them again
+    high, medium = injected["high"]["id"].lower(), injected["medium-single-factor"]["id"].lower()
     expected_new = {
-        ("high-risk-sign-in-succeeded", "critical", "signIn", injected["high"]["id"]),
-        ("medium-risk-sign-in-succeeded", "high", "signIn", injected["medium-single-factor"]["id"]),
-        ("risky-sign-in-single-factor", "high", "signIn", injected["medium-single-factor"]["id"]),
+        ("high-risk-sign-in-succeeded", "critical", "signIn", high),
+        ("medium-risk-sign-in-succeeded", "high", "signIn", medium),
+        ("risky-sign-in-single-factor", "high", "signIn", medium),
     }
-    assert {key_of(f) for f in second_findings} - {key_of(f) for f in first_findings} == expected_new
+    assert identities(second_findings) - identities(first_findings) == expected_new
     # One request for the window since the first run (an hour of overlap), nothing older: the
     # response held the three risky injected sign-ins and the first run's risky ones of that hour.
     overlapping = [s for s in first_data.sign_ins if s.created >= NOW - timedelta(minutes=60)]
@@ -210,15 +183,15 @@ async def test_a_second_run_reads_only_the_new_window_and_a_restart_reports_noth
     assert data.new_by_level_and_outcome == {"high": {"success": 1, "failure": 1}, "medium": {"success": 1}}
 
     # A restart: run 2 again from the first run's watermarks gives the same findings, once each.
-    restarted, again, _recording, _context = await run(own_emulator, copy_of(after_first), now)
-    assert sorted(key_of(f) for f in restarted) == sorted(key_of(f) for f in second_findings)
-    assert len(restarted) == len({key_of(f) for f in restarted})
+    restarted, again, _recording, _context = await run(own_emulator, after_first.copy(), now)
+    assert sorted(map(identity, restarted)) == sorted(map(identity, second_findings))
+    assert len(restarted) == len(identities(restarted))
     assert again.new_by_level_and_outcome == data.new_by_level_and_outcome
 
     # And a third run from run 2's watermarks counts nothing new and still reports everything.
     third, third_data, _recording, _context = await run(own_emulator, first, now)
     assert third_data.new_by_level_and_outcome == {}
-    assert sorted(key_of(f) for f in third) == sorted(key_of(f) for f in second_findings)
+    assert sorted(map(identity, third)) == sorted(map(identity, second_findings))
 
 
 # -- a P1 tenant: nothing can be evaluated, the sign-in log is still read ---------------------
@@ -226,8 +199,7 @@ async def test_a_second_run_reads_only_the_new_window_and_a_restart_reports_noth
 
 @pytest.fixture(scope="module")
 def p1_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEmulator]:
-    directory = tmp_path_factory.mktemp("risky-sign-ins-p1")
-    with start_emulator(directory, *EMULATOR_ARGUMENTS, "--license", "P1") as running:
+    with private_emulator(tmp_path_factory, "risky-sign-ins-p1", "--license", "P1") as running:
         yield running
 
 

@@ -13,31 +13,19 @@ from typing import Any
 import pytest
 
 from checks.token_lifetime_drift import CA_POLICY, LIFETIME_POLICY, TokenLifetimeDrift
-from monitor.check import CheckContext, Finding
-from monitor.graph.connection import connect
-from tests.graph.conftest import connection_to
-from tests.support.checks import NOW, MemoryWatermarks, baseline_settings, run_check, truth_of
-from tests.support.emulator import RunningEmulator, start_emulator
-
-Identity = tuple[str, str, str, str]
-
-
-def identities_of_truth(truth: list[dict[str, Any]]) -> set[Identity]:
-    return {(f["rule"], f["severity"], f["resource"]["type"], f["resource"]["id"]) for f in truth}
-
-
-def identities(findings: list[Finding]) -> set[Identity]:
-    return {(f.rule, f.severity.label, f.resource.type, f.resource.id) for f in findings}
-
-
-async def run_with(running: RunningEmulator, watermarks: MemoryWatermarks, now: Any = NOW) -> list[Finding]:
-    """One run the way the runner does it, with watermarks kept between runs."""
-    settings = baseline_settings(TokenLifetimeDrift)
-    async with connect(connection_to(running)) as graph:
-        context = CheckContext(running.info["tenantId"], graph, settings, now, watermarks)
-        data = await TokenLifetimeDrift().collect(context)
-    return TokenLifetimeDrift().evaluate(data, settings, now)  # type: ignore[arg-type]
-
+from tests.support.checks import (
+    NOW,
+    MemoryWatermarks,
+    endpoint_stats,
+    identities,
+    private_emulator,
+    requests_per_endpoint,
+    reset_stats,
+    run_check,
+    truth_identities,
+    truth_of,
+)
+from tests.support.emulator import RunningEmulator
 
 # -- the session tenant ---------------------------------------------------------------------
 
@@ -45,7 +33,7 @@ async def run_with(running: RunningEmulator, watermarks: MemoryWatermarks, now: 
 async def test_the_findings_are_exactly_the_ground_truth(emulator: RunningEmulator) -> None:
     truth = truth_of(emulator, TokenLifetimeDrift.id)
     findings = await run_check(emulator, TokenLifetimeDrift)
-    assert identities(findings) == identities_of_truth(truth)
+    assert identities(findings) == truth_identities(truth)
     assert {f["rule"] for f in truth} == {
         "access-token-lifetime-drift",
         "retired-token-property",
@@ -75,18 +63,14 @@ async def test_every_finding_explains_itself(emulator: RunningEmulator) -> None:
 
 async def test_a_run_makes_three_graph_requests(emulator: RunningEmulator) -> None:
     """The policies, one $batch of five appliesTo reads, the conditional-access policies."""
-    with emulator.control() as control:
-        control.delete("/stats").raise_for_status()
-        await run_check(emulator, TokenLifetimeDrift)
-        stats = control.get("/stats").json()
-    requests = {name: entry["requests"] for name, entry in stats["endpoints"].items()}
-    graph = {name: count for name, count in requests.items() if not name.startswith("identity.")}
-    assert graph == {
+    reset_stats(emulator)
+    await run_check(emulator, TokenLifetimeDrift)
+    assert requests_per_endpoint(emulator) == {
         "tokenLifetimePolicies": 1,
         "$batch": 1,
         "tokenLifetimePolicies.appliesTo": 5,  # inside the $batch
         "conditionalAccessPolicies": 1,
-    }, json.dumps(stats, indent=1)
+    }, json.dumps(endpoint_stats(emulator), indent=1)
 
 
 # -- policies edited between runs (a tenant of its own) -------------------------------------
@@ -94,10 +78,7 @@ async def test_a_run_makes_three_graph_requests(emulator: RunningEmulator) -> No
 
 @pytest.fixture(scope="module")
 def edited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEmulator]:
-    directory = tmp_path_factory.mktemp("token-lifetime-drift")
-    with start_emulator(
-        directory, "--seed", "7", "--now", "2026-11-27T12:00:00Z", "--scale", "small", "--throttling", "off"
-    ) as running:
+    with private_emulator(tmp_path_factory, "token-lifetime-drift") as running:
         yield running
 
 
@@ -111,8 +92,8 @@ def policy_named(running: RunningEmulator, path: str, name: str) -> dict[str, An
 
 async def test_changes_between_runs_are_reported_with_a_diff_while_open(edited: RunningEmulator) -> None:
     watermarks = MemoryWatermarks()
-    first = await run_with(edited, watermarks)
-    assert identities(first) == identities_of_truth(truth_of(edited, TokenLifetimeDrift.id))
+    first = await run_check(edited, TokenLifetimeDrift, watermarks=watermarks)
+    assert identities(first) == truth_identities(truth_of(edited, TokenLifetimeDrift.id))
     assert not [f for f in first if f.rule == "token-policy-changed"]
 
     token = policy_named(
@@ -133,9 +114,9 @@ async def test_changes_between_runs_are_reported_with_a_diff_while_open(edited: 
         )
         assert patched.status_code == 200, patched.text
 
-    second = await run_with(edited, watermarks)
+    second = await run_check(edited, TokenLifetimeDrift, watermarks=watermarks)
     truth = truth_of(edited, TokenLifetimeDrift.id)
-    assert identities(second) == identities_of_truth(truth)
+    assert identities(second) == truth_identities(truth)
     changed = {f.resource.id: f for f in second if f.rule == "token-policy-changed"}
     assert set(changed) == {token["id"], session["id"]}
     assert {(f.rule, f.resource.id) for f in second} >= {
@@ -152,14 +133,15 @@ async def test_changes_between_runs_are_reported_with_a_diff_while_open(edited: 
     assert changed[session["id"]].resource.type == CA_POLICY
 
     # Later runs see no new change but keep reporting this one for changed_open_days (7).
-    third = await run_with(edited, watermarks, NOW + timedelta(days=1))
+    third = await run_check(edited, TokenLifetimeDrift, watermarks=watermarks, now=NOW + timedelta(days=1))
     assert identities(third) == identities(second)
     (kept,) = [f for f in third if f.rule == "token-policy-changed" and f.resource.id == token["id"]]
     assert kept.evidence["changes"] == [token_change]
-    last = await run_with(edited, watermarks, NOW + timedelta(days=7))
+    last = await run_check(edited, TokenLifetimeDrift, watermarks=watermarks, now=NOW + timedelta(days=7))
     assert identities(last) == identities(second)
-    after = await run_with(edited, watermarks, NOW + timedelta(days=7, seconds=1))
+    later = NOW + timedelta(days=7, seconds=1)
+    after = await run_check(edited, TokenLifetimeDrift, watermarks=watermarks, now=later)
     assert identities(after) == identities(second) - {
-        ("token-policy-changed", "info", LIFETIME_POLICY, token["id"]),
-        ("token-policy-changed", "info", CA_POLICY, session["id"]),
+        ("token-policy-changed", "info", LIFETIME_POLICY, token["id"].lower()),
+        ("token-policy-changed", "info", CA_POLICY, session["id"].lower()),
     }
