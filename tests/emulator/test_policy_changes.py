@@ -10,17 +10,15 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.emulator import RunningEmulator, start_emulator
+from tests.support.checks import private_emulator
+from tests.support.emulator import RunningEmulator
 
 UNKNOWN_ID = "0badc0de-0000-4000-8000-000000000000"
 
 
 @pytest.fixture(scope="module")
 def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEmulator]:
-    directory = tmp_path_factory.mktemp("policy-changes")
-    with start_emulator(
-        directory, "--seed", "7", "--now", "2026-11-27T12:00:00Z", "--scale", "small", "--throttling", "off"
-    ) as emulator:
+    with private_emulator(tmp_path_factory, "policy-changes") as emulator:
         yield emulator
 
 

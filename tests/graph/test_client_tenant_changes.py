@@ -17,15 +17,16 @@ from monitor.graph.instruments import OBJECTS, REQUESTS, RETRIES
 from monitor.graph.query import Query
 from tests.graph.conftest import connection_to
 from tests.graph.test_client import plain_read
-from tests.support.emulator import RunningEmulator, start_emulator
+from tests.support.checks import private_emulator
+from tests.support.emulator import RunningEmulator
 from tests.support.metrics import RecordedMetrics
 
 
 @pytest.fixture(scope="module")
 def p1_tenant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEmulator]:
-    directory = tmp_path_factory.mktemp("p1")
-    with start_emulator(
-        directory, "--seed", "5", "--now", "2026-11-27T12:00:00Z", "--scale", "tiny", "--license", "P1"
+    # Another seed than the session's, so the two tenants' ids differ; real throttling is the default.
+    with private_emulator(
+        tmp_path_factory, "p1", "--license", "P1", seed=5, scale="tiny", throttling="real"
     ) as running:
         yield running
 
