@@ -1,11 +1,29 @@
 """credential-expiry end to end: the findings on the session's emulated tenant are exactly the
-emulator's ground truth for the check."""
+emulator's ground truth for the check, and on a tenant of its own, credentials added at run time to
+healthy objects are reported at the next run exactly as the truth at that time says."""
 
 from __future__ import annotations
 
-from checks.credential_expiry import CredentialExpiry
-from tests.support.checks import identities, run_check, truth_identities, truth_of
-from tests.support.emulator import RunningEmulator
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+
+from checks.credential_expiry import CERTIFICATE, CLIENT_SECRET, CredentialExpiry
+from monitor.baseline import load_baseline
+from tests.support.checks import (
+    NOW,
+    emulator_now,
+    identities,
+    identity,
+    private_emulator,
+    run_check,
+    truth_identities,
+    truth_identity,
+    truth_of,
+)
+from tests.support.emulator import RunningEmulator, collect
 
 
 async def test_the_findings_are_exactly_the_ground_truth(emulator: RunningEmulator) -> None:
@@ -45,3 +63,113 @@ async def test_a_saml_certificate_is_reported_once(emulator: RunningEmulator) ->
     ]
     assert saml
     assert len({c["keyId"] for c in saml}) == len(saml)
+
+
+# -- credentials added at run time (a tenant of its own) ------------------------------------
+
+
+@pytest.fixture(scope="module")
+def own_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEmulator]:
+    with private_emulator(tmp_path_factory, "credential-expiry") as running:
+        yield running
+
+
+def healthy(running: RunningEmulator, path: str, flagged: set[str]) -> list[dict[str, Any]]:
+    """The objects of ``path`` (by id) that the check has nothing to say about and that no other
+    rule would start judging once they hold a credential: no truth finding, not a production app
+    (a secret there is a finding of its own), no managed identity (skipped) and no SAML app (whose
+    certificates count differently)."""
+    production = set(load_baseline().credentials.production_apps)
+    fields = "id,displayName,servicePrincipalType,preferredSingleSignOnMode"
+    if path == "applications":
+        fields = "id,displayName"
+    with running.graph() as graph:
+        objects, _requests = collect(graph, f"/v1.0/{path}?$select={fields}")
+    return sorted(
+        (
+            obj
+            for obj in objects
+            if obj["id"].lower() not in flagged
+            and obj["displayName"] not in production
+            and obj.get("servicePrincipalType") != "ManagedIdentity"
+            and obj.get("preferredSingleSignOnMode") != "saml"
+        ),
+        key=lambda obj: str(obj["id"]),
+    )
+
+
+def add_credential(
+    running: RunningEmulator, object_type: str, object_id: str, kind: str, start: datetime, end: datetime
+) -> dict[str, Any]:
+    """``POST /_emulator/credentials``: the credential as Graph now lists it."""
+    spec = {
+        "objectType": object_type,
+        "id": object_id,
+        "type": kind,
+        "startDateTime": start.isoformat().replace("+00:00", "Z"),
+        "endDateTime": end.isoformat().replace("+00:00", "Z"),
+    }
+    with running.control() as control:
+        response = control.post("/credentials", json=spec)
+        assert response.status_code == 201, response.text
+        return dict(response.json())
+
+
+async def test_credentials_added_at_run_time_are_reported_as_the_truth_says(
+    own_emulator: RunningEmulator,
+) -> None:
+    truth = truth_of(own_emulator, CredentialExpiry.id, at=NOW)
+    first = await run_check(own_emulator, CredentialExpiry, now=NOW)
+    assert identities(first) == truth_identities(truth)
+
+    flagged = {str(f["resource"]["id"]).lower() for f in truth}
+    expiring_app, long_lived_app, *_ = healthy(own_emulator, "applications", flagged)
+    service_principal, *_ = healthy(own_emulator, "servicePrincipals", flagged)
+    added = emulator_now(own_emulator).replace(microsecond=0)
+    expiring = add_credential(
+        own_emulator, "application", expiring_app["id"], "password", added, added + timedelta(days=3)
+    )
+    ending = add_credential(
+        own_emulator,
+        "servicePrincipal",
+        service_principal["id"],
+        "certificate",
+        added,
+        added + timedelta(days=20),
+    )
+    long_lived = add_credential(
+        own_emulator, "application", long_lived_app["id"], "password", added, added + timedelta(days=730)
+    )
+    # What each injected credential must add: its finding's identity -> (keyId, credential type).
+    injected = {
+        ("credential-expiring-critical", "critical", "application", expiring_app["id"].lower()): (
+            expiring["keyId"],
+            CLIENT_SECRET,
+        ),
+        ("credential-expiring-warning", "medium", "servicePrincipal", service_principal["id"].lower()): (
+            ending["keyId"],
+            CERTIFICATE,
+        ),
+        ("credential-lifetime-too-long", "medium", "application", long_lived_app["id"].lower()): (
+            long_lived["keyId"],
+            CLIENT_SECRET,
+        ),
+    }
+
+    now = emulator_now(own_emulator)
+    second = await run_check(own_emulator, CredentialExpiry, now=now)
+    truth_now = truth_of(own_emulator, CredentialExpiry.id, at=now)
+    assert identities(second) == truth_identities(truth_now)
+    new = [f for f in second if identity(f) not in identities(first)]
+    assert len(new) == len(identities(new))
+    assert identities(new) == set(injected)
+    assert truth_identities(truth_now) - truth_identities(truth) == set(injected)
+    # Each new finding names the credential injected and no other, as the truth does.
+    assert {
+        identity(f): [(c["keyId"], c["credentialType"]) for c in f.evidence["credentials"]] for f in new
+    } == {key: [credential] for key, credential in injected.items()}
+    assert {
+        truth_identity(f): (f["detail"]["keyId"], f["detail"]["credentialType"])
+        for f in truth_now
+        if truth_identity(f) in injected
+    } == injected
