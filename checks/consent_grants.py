@@ -29,6 +29,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import sys
 import zlib
 from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
@@ -94,7 +95,7 @@ class ConsentGrantsSettings(CheckSettings):
     new_grant_open_days: int = Field(default=7, ge=0)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ServicePrincipal:
     """A client or resource of grants: what the rules and messages need of it."""
 
@@ -103,7 +104,7 @@ class ServicePrincipal:
     display_name: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Grant:
     """One delegated grant or application permission, with its permission names resolved."""
 
@@ -153,12 +154,18 @@ def delegated_grant_from_graph(obj: Mapping[str, Any]) -> Grant:
     return Grant(
         DELEGATED,
         str(obj.get("id") or ""),
-        str(obj.get("clientId") or ""),
-        str(obj.get("resourceId") or ""),
-        tuple(dict.fromkeys(str(obj.get("scope") or "").split())),
-        str(obj.get("consentType") or "") or None,
-        str(principal) if principal else None,
+        _shared(obj.get("clientId")),
+        _shared(obj.get("resourceId")),
+        tuple(sys.intern(scope) for scope in dict.fromkeys(str(obj.get("scope") or "").split())),
+        _shared(obj.get("consentType")) or None,
+        _shared(principal) if principal else None,
     )
+
+
+def _shared(value: Any) -> str:
+    """One copy of a value many grants repeat (client, resource, user ids, permission names):
+    a large tenant's 400,000 grants name a few thousand distinct ones."""
+    return sys.intern(str(value or ""))
 
 
 def assignment_from_graph(obj: Mapping[str, Any], role_names: Mapping[str, str]) -> Grant:
@@ -168,10 +175,10 @@ def assignment_from_graph(obj: Mapping[str, Any], role_names: Mapping[str, str])
     return Grant(
         APPLICATION,
         str(obj.get("id") or ""),
-        str(obj.get("principalId") or ""),
-        str(obj.get("resourceId") or ""),
-        (role_names.get(role_id.lower(), role_id),),
-        app_role_id=role_id,
+        _shared(obj.get("principalId")),
+        _shared(obj.get("resourceId")),
+        (_shared(role_names.get(role_id.lower(), role_id)),),
+        app_role_id=_shared(role_id),
         created=obj.get("createdDateTime"),
     )
 
