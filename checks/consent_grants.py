@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
-from checks.graph_values import parse_graph_time
+from checks.sign_in_activity import read_last_sign_ins
 from monitor.check import (
     Check,
     CheckContext,
@@ -68,8 +68,6 @@ SERVICE_PRINCIPAL_FIELDS = ("id", "appId", "displayName", "appRoles")
 GRANT_FIELDS = ("id", "clientId", "consentType", "principalId", "resourceId", "scope")
 ASSIGNMENT_FIELDS = ("id", "appRoleId", "createdDateTime", "principalId", "principalType", "resourceId")
 # graph-facts §3: beta only, reports throttling family (5 requests per 10 s): read once, largest page.
-SIGN_IN_ACTIVITY = "reports/servicePrincipalSignInActivities"
-ACTIVITY_FIELDS = ("appId", "lastSignInActivity")
 KNOWN_GRANTS_KEY = "known-grants"
 NEW_GRANTS_KEY = "new-grants"
 _KNOWN_FORMAT = "1:"
@@ -247,7 +245,7 @@ class ConsentGrants(Check[ConsentGrantsSettings, ConsentInventory]):
             ]
         unavailable: str | None = None
         try:
-            last_sign_ins = await read_last_sign_ins(graph)
+            last_sign_ins = await read_last_sign_ins(graph)  # every client: the whole report
         except (GraphLicenseError, GraphPermissionError) as error:
             last_sign_ins, unavailable = {}, str(error)
             context.rules_unavailable(["unused-grant"], unavailable)
@@ -278,22 +276,6 @@ async def _held_by_service_principals(graph: GraphClient, resource_id: str) -> A
     async for assignment in graph.iterate(path, query=Query(select=ASSIGNMENT_FIELDS)):
         if assignment.get("principalType") == "ServicePrincipal":
             yield assignment
-
-
-async def read_last_sign_ins(graph: GraphClient) -> dict[str, datetime | None]:
-    """Lower-case appId → its latest ``lastSignInActivity`` in the beta report (None when the
-    entry has no usable date), read in one pass at the largest page size."""
-    found: dict[str, datetime | None] = {}
-    query = Query(select=ACTIVITY_FIELDS)
-    async for entry in graph.iterate(SIGN_IN_ACTIVITY, version="beta", query=query):
-        app_id = str(entry.get("appId") or "").lower()
-        activity = entry.get("lastSignInActivity") or {}
-        moment = parse_graph_time(
-            activity.get("lastSignInDateTime") if isinstance(activity, Mapping) else None
-        )
-        previous = found.get(app_id)
-        found[app_id] = moment if previous is None or (moment is not None and moment > previous) else previous
-    return found
 
 
 # -- new grants -----------------------------------------------------------------------------

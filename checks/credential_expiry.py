@@ -24,7 +24,7 @@ as its Verify key. Managed identities are skipped: Azure rotates their certifica
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -32,13 +32,13 @@ from typing import TYPE_CHECKING, Any
 from pydantic import Field
 
 from checks.graph_values import graph_time_text, parse_graph_time
+from checks.sign_in_activity import read_last_sign_ins
 from monitor.check import Check, CheckContext, CheckSettings, Finding, Interval, Resource, Severity
 from monitor.errors import GraphLicenseError, GraphPermissionError
-from monitor.graph.query import Query, odata_string
+from monitor.graph.query import Query
 
 if TYPE_CHECKING:
     from monitor.baseline import Baseline
-    from monitor.graph.client import GraphClient
 
 REFERENCES = (
     "seed: Security Best Practices › Certificate Management "
@@ -58,8 +58,6 @@ KIND_NAMES = {
 # graph-facts §1: listing keyCredentials via $select falls in its own throttling family.
 APPLICATION_FIELDS = ("id", "appId", "displayName", "keyCredentials", "passwordCredentials")
 SERVICE_PRINCIPAL_FIELDS = (*APPLICATION_FIELDS, "servicePrincipalType", "preferredSingleSignOnMode")
-# graph-facts §3: beta only (its malformed offsets are parse_graph_time's business).
-SIGN_IN_ACTIVITY = "reports/servicePrincipalSignInActivities"
 
 
 class CredentialExpirySettings(CheckSettings):
@@ -101,7 +99,7 @@ class CredentialOwner:
 
 @dataclass(frozen=True)
 class CredentialInventory:
-    """What ``collect`` read. ``last_sign_ins`` maps the appId of each application whose every
+    """What ``collect`` read. ``last_sign_ins`` maps the lower-case appId of each application whose every
     credential had expired to its last sign-in (None: never); an appId absent from it has unknown
     activity, so the application is judged on its expiries. ``sign_in_activity_unavailable``
     says why activity could not be read, if it could not."""
@@ -184,7 +182,8 @@ class CredentialExpiry(Check[CredentialExpirySettings, CredentialInventory]):
     async def collect(self, context: CheckContext) -> CredentialInventory:
         """Applications and service principals with their credentials; sign-in activity only for
         the applications whose every credential has expired (the reports API allows 5 requests
-        per 10 s, graph-facts §4, so it is asked only about those)."""
+        per 10 s, graph-facts §4, so it is asked only about those, one by one or from the whole
+        report, whichever is fewer requests)."""
         graph = context.graph
         owners = [
             owner_from_graph(app, APPLICATION)
@@ -194,11 +193,12 @@ class CredentialExpiry(Check[CredentialExpirySettings, CredentialInventory]):
             owner_from_graph(sp, SERVICE_PRINCIPAL)
             async for sp in graph.iterate("servicePrincipals", query=Query(select=SERVICE_PRINCIPAL_FIELDS))
         ]
-        candidates = sorted(
-            {o.app_id for o in owners if o.resource_type == APPLICATION and all_expired(o, context.now)}
-        )
+        candidates = {
+            o.app_id for o in owners if o.resource_type == APPLICATION and all_expired(o, context.now)
+        }
+        service_principals = sum(1 for o in owners if o.resource_type == SERVICE_PRINCIPAL)
         try:
-            last_sign_ins = await read_last_sign_ins(graph, candidates)
+            last_sign_ins = await read_last_sign_ins(graph, candidates, service_principals=service_principals)
         except (GraphLicenseError, GraphPermissionError) as error:
             return CredentialInventory(tuple(owners), {}, str(error))
         return CredentialInventory(tuple(owners), last_sign_ins)
@@ -219,22 +219,6 @@ class CredentialExpiry(Check[CredentialExpirySettings, CredentialInventory]):
         return findings
 
 
-async def read_last_sign_ins(graph: GraphClient, app_ids: Iterable[str]) -> dict[str, datetime | None]:
-    """appId → last sign-in of its service principal (None: no entry, so never signed in), from the
-    beta servicePrincipalSignInActivities report, filtered by ``appId eq`` (graph-facts §3)."""
-    found: dict[str, datetime | None] = {}
-    for app_id in app_ids:
-        found[app_id] = None
-        query = Query(filter=f"appId eq {odata_string(app_id)}")
-        async for entry in graph.iterate(SIGN_IN_ACTIVITY, version="beta", query=query):
-            activity = entry.get("lastSignInActivity") or {}
-            moment = parse_graph_time(activity.get("lastSignInDateTime"))
-            previous = found[app_id]
-            if moment is not None and (previous is None or moment > previous):
-                found[app_id] = moment
-    return found
-
-
 def unused_application(
     owner: CredentialOwner, data: CredentialInventory, settings: CredentialExpirySettings, now: datetime
 ) -> Finding | None:
@@ -242,9 +226,9 @@ def unused_application(
     last sign-in (known) is more than ``unused_days`` ago or never happened; otherwise None."""
     if owner.resource_type != APPLICATION or not all_expired(owner, now):
         return None
-    if owner.app_id not in data.last_sign_ins:
+    if owner.app_id.lower() not in data.last_sign_ins:
         return None  # activity unknown: judge the application on its expiries instead
-    last = data.last_sign_ins[owner.app_id]
+    last = data.last_sign_ins[owner.app_id.lower()]
     if last is not None and now - last <= timedelta(days=settings.unused_days):
         return None
     since = "has never signed in" if last is None else f"last signed in on {graph_time_text(last)}"

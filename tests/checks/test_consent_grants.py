@@ -3,7 +3,7 @@ known and new grants across runs."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
@@ -30,8 +30,8 @@ from monitor.baseline import load_baseline
 from monitor.check import CheckContext, Finding, Severity, declaration_problems
 from monitor.errors import GraphLicenseError
 from monitor.graph.client import GraphClient
-from monitor.graph.query import Query
 from tests.support.checks import MemoryWatermarks
+from tests.support.fake_graph import FakeGraph
 
 NOW = datetime(2026, 11, 27, 12, tzinfo=UTC)
 SECOND = timedelta(seconds=1)
@@ -359,24 +359,6 @@ async def test_a_grant_removed_and_granted_again_is_new_again() -> None:
 # -- collect, with a stand-in Graph client ---------------------------------------------------------
 
 
-class FakeGraph:
-    """Answers ``iterate`` from canned collections and records what was asked."""
-
-    def __init__(self, collections: Mapping[str, list[dict[str, Any]]], refuse_report: bool = False) -> None:
-        self.collections = collections
-        self.refuse_report = refuse_report
-        self.calls: list[tuple[str, str, Query | None]] = []
-
-    async def iterate(
-        self, path: str, *, version: str = "v1.0", query: Query | None = None
-    ) -> AsyncIterator[dict[str, Any]]:
-        self.calls.append((path, version, query))
-        if self.refuse_report and path.startswith("reports/"):
-            raise GraphLicenseError("servicePrincipalSignInActivities needs Microsoft Entra ID P1")
-        for item in self.collections.get(path, []):
-            yield item
-
-
 def graph_collections() -> dict[str, list[dict[str, Any]]]:
     role = {"id": ROLE_ID, "value": "Application.ReadWrite.All", "allowedMemberTypes": ["Application"]}
     return {
@@ -428,13 +410,13 @@ async def test_collect_reads_each_collection_once_and_only_resources_with_app_ro
     graph = FakeGraph(graph_collections())
     context = context_for(graph)
     data = await ConsentGrants().collect(context)
-    assert [(path, version) for path, version, _query in graph.calls] == [
+    assert [(path, version) for version, path, _query in graph.reads] == [
         ("servicePrincipals", "v1.0"),
         ("oauth2PermissionGrants", "v1.0"),
         (f"servicePrincipals/{GRAPH.id}/appRoleAssignedTo", "v1.0"),
         ("reports/servicePrincipalSignInActivities", "beta"),
     ]
-    assert all(query is not None and query.select for _path, _version, query in graph.calls)
+    assert all(query is not None and query.select for _version, _path, query in graph.reads)
     assert [(g.resource_type, g.id, g.permissions) for g in data.grants] == [
         ("oAuth2PermissionGrant", "g1", ("User.Read",)),
         ("appRoleAssignment", "a1", ("Application.ReadWrite.All",)),
@@ -446,7 +428,8 @@ async def test_collect_reads_each_collection_once_and_only_resources_with_app_ro
 
 
 async def test_without_the_report_unused_grant_is_unavailable_and_the_rest_still_runs() -> None:
-    graph = FakeGraph(graph_collections(), refuse_report=True)
+    refused = GraphLicenseError("servicePrincipalSignInActivities needs Microsoft Entra ID P1")
+    graph = FakeGraph(graph_collections(), {"reports/servicePrincipalSignInActivities": refused})
     context = context_for(graph)
     data = await ConsentGrants().collect(context)
     assert set(context.unavailable) == {"unused-grant"}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, cast
 
@@ -19,7 +19,7 @@ from monitor.baseline import load_baseline
 from monitor.check import CheckContext, Finding, Severity, declaration_problems
 from monitor.errors import GraphLicenseError
 from monitor.graph.client import GraphClient
-from monitor.graph.query import Query
+from tests.support.fake_graph import FakeGraph
 
 NOW = datetime(2026, 11, 27, 12, tzinfo=UTC)
 SECOND = timedelta(seconds=1)
@@ -380,29 +380,21 @@ def test_evidence_never_holds_secret_material() -> None:
 # -- collect -----------------------------------------------------------------------------------
 
 
-class FakeGraph:
-    """Answers the three collections the check reads; the activity report refuses for want of P1."""
-
-    def __init__(self, applications: list[dict[str, Any]]) -> None:
-        self.applications = applications
-        self.paths: list[tuple[str, str, str | None]] = []
-
-    async def iterate(
-        self, path: str, *, version: str = "v1.0", query: Query | None = None
-    ) -> AsyncIterator[Any]:
-        self.paths.append((version, path, query.filter if query else None))
-        if path.startswith("reports/"):
-            raise GraphLicenseError("needs Microsoft Entra ID P1", status=403, licence="P1")
-        for item in self.applications if path == "applications" else []:
-            yield item
-
-
 async def test_collect_asks_activity_only_for_fully_expired_apps_and_survives_a_missing_licence() -> None:
-    graph = FakeGraph([app(secret(NOW - DAY), object_id="old"), app(secret(NOW + DAY), object_id="live")])
+    refused = GraphLicenseError("needs Microsoft Entra ID P1", status=403, licence="P1")
+    graph = FakeGraph(
+        {"applications": [app(secret(NOW - DAY), object_id="old"), app(secret(NOW + DAY), object_id="live")]},
+        {"reports/servicePrincipalSignInActivities": refused},
+    )
     context = CheckContext("tenant", cast(GraphClient, graph), SETTINGS, NOW, cast(Any, None))
     data = await CredentialExpiry().collect(context)
     assert [o.id for o in data.owners] == ["old", "live"]
-    assert graph.paths[-1] == ("beta", "reports/servicePrincipalSignInActivities", "appId eq 'old-appid'")
+    version, path, query = graph.reads[-1]
+    assert (version, path, query.filter if query else None) == (
+        "beta",
+        "reports/servicePrincipalSignInActivities",
+        "appId eq 'old-appid'",
+    )
     assert data.sign_in_activity_unavailable is not None
     assert "P1" in data.sign_in_activity_unavailable
     assert [f.rule for f in CredentialExpiry().evaluate(data, SETTINGS, NOW)] == [

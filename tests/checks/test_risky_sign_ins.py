@@ -4,7 +4,6 @@ of events read twice, and Identity Protection without a licence."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -28,9 +27,9 @@ from checks.risky_sign_ins import (
 )
 from monitor.check import CheckContext, Severity
 from monitor.errors import GraphLicenseError
-from monitor.graph.query import Query
 from monitor.memory import Memory
 from tests.support.checks import MemoryWatermarks
+from tests.support.fake_graph import FakeGraph
 
 NOW = datetime(2026, 11, 27, 12, tzinfo=UTC)
 SETTINGS = RiskySignInsSettings()
@@ -300,26 +299,6 @@ def test_the_filter_asks_for_the_window_and_the_risk_levels_only() -> None:
 
 
 # -- collect with a hand-made Graph ------------------------------------------------------------
-
-
-class FakeGraph:
-    """Serves each path's objects (whatever the query) or raises the error given for it."""
-
-    def __init__(
-        self, collections: Mapping[str, list[dict[str, Any]]], errors: Mapping[str, Exception] = {}
-    ) -> None:
-        self.collections = collections
-        self.errors = errors
-        self.reads: list[tuple[str, str, Query | None]] = []
-
-    async def iterate(
-        self, path: str, *, version: str = "v1.0", query: Query | None = None
-    ) -> AsyncIterator[dict[str, Any]]:
-        self.reads.append((version, path, query))
-        if path in self.errors:
-            raise self.errors[path]
-        for item in self.collections.get(path, []):
-            yield item
 
 
 def licence_error(path: str) -> GraphLicenseError:
