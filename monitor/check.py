@@ -202,6 +202,31 @@ class CheckContext:
             self.unavailable[rule] = reason
 
 
+GAUGE_NAME = re.compile(r"^entra_monitor\.[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
+
+
+@dataclass(frozen=True)
+class Gauge:
+    """One of a check's own instruments: the latest value per attribute set, recorded each run
+    (``entra_monitor.credentials.days_to_expiry``, unit ``d``). docs/telemetry.md lists them."""
+
+    name: str
+    unit: str
+    description: str
+    attributes: tuple[str, ...] = ()
+    """The attribute names every measurement of the gauge carries (bounded cardinality)."""
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One value of a declared gauge from one run; ``attributes`` say what it is about (ids and
+    names, never a secret). The worker adds the tenant."""
+
+    gauge: str
+    value: float
+    attributes: Mapping[str, str] = field(default_factory=dict)
+
+
 class Check(abc.ABC, Generic[SettingsT, DataT]):
     """Base class of every check. Subclasses set the class attributes and implement the two
     methods; the loader validates the declarations and reports a wrong one by name."""
@@ -215,6 +240,8 @@ class Check(abc.ABC, Generic[SettingsT, DataT]):
     timeout_seconds: ClassVar[float] = 900.0
     failures_before_alert: ClassVar[int] = 3
     """Consecutive failed runs after which the check raises a "check failing" finding of its own."""
+    gauges: ClassVar[tuple[Gauge, ...]] = ()
+    """The instruments :meth:`measure` records values of."""
 
     @classmethod
     def baseline_defaults(cls, baseline: Baseline) -> dict[str, Any]:
@@ -229,6 +256,11 @@ class Check(abc.ABC, Generic[SettingsT, DataT]):
     @abc.abstractmethod
     def evaluate(self, data: DataT, settings: SettingsT, now: datetime) -> list[Finding]:
         """The findings in ``data``: pure, deterministic, no I/O; ``now`` is timezone-aware UTC."""
+
+    def measure(self, data: DataT, settings: SettingsT, now: datetime) -> list[Measurement]:
+        """The values of the check's :attr:`gauges` in ``data`` (pure, like ``evaluate``); none
+        by default."""
+        return []
 
 
 def declaration_problems(check: type[Any]) -> list[str]:
@@ -252,6 +284,18 @@ def declaration_problems(check: type[Any]) -> list[str]:
         problems.append("schedule must be an Interval or a Cron")
     elif isinstance(schedule, Interval) and schedule.total_seconds <= 0:
         problems.append("schedule interval must be longer than zero")
+    gauges = getattr(check, "gauges", ())
+    if not isinstance(gauges, tuple) or not all(isinstance(g, Gauge) for g in gauges):
+        problems.append("gauges must be a tuple of monitor.check.Gauge")
+    else:
+        for gauge in gauges:
+            if not GAUGE_NAME.match(gauge.name):
+                problems.append(
+                    f"gauge name {gauge.name!r} is not like 'entra_monitor.credentials.days_to_expiry'"
+                )
+        names = [gauge.name for gauge in gauges]
+        if len(set(names)) != len(names):
+            problems.append("gauges declare one name twice")
     model = getattr(check, "settings_model", None)
     if not isinstance(model, type) or not issubclass(model, CheckSettings):
         problems.append("settings_model must be a subclass of monitor.check.CheckSettings")

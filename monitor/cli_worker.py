@@ -124,6 +124,10 @@ def sweep_document(result: Any) -> dict[str, Any]:
                 "findings": len(o.findings),
                 "error": o.error,
                 "unavailable": dict(o.unavailable),
+                "measurements": [
+                    {"gauge": m.gauge, "value": m.value, "attributes": dict(m.attributes)}
+                    for m in o.measurements
+                ],
             }
             for o in result.outcomes
         ],

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from monitor.check import Check, CheckContext, CheckSettings, Finding, Resource, Severity
+from monitor.check import Check, CheckContext, CheckSettings, Finding, Measurement, Resource, Severity
 from monitor.clock import Clock
 from monitor.errors import GraphLicenseError
 from monitor.graph.client import GraphClient
@@ -66,6 +66,8 @@ class RunOutcome:
     duration_seconds: float = 0.0
     started: datetime | None = None
     """The run's ``now``: the time its rules were evaluated at."""
+    measurements: list[Measurement] = field(default_factory=list)
+    """The values of the check's gauges from this run (a succeeded run only)."""
     unavailable: Mapping[str, str] = field(default_factory=dict)
     """Rules a succeeded run could not evaluate, with the reason; their findings were kept as they
     were (see :meth:`monitor.check.CheckContext.rules_unavailable`)."""
@@ -132,6 +134,7 @@ class CheckRunner:
             findings = [
                 f.for_run(tenant.tenant_id, check.id) for f in check.evaluate(data, prepared.settings, now)
             ]
+            measurements = _declared(check, check.measure(data, prepared.settings, now))
         except TimeoutError:
             error = f"the run took longer than its timeout of {prepared.timeout_seconds:g} s and was stopped"
             return RunOutcome(run_id, tenant.tenant_id, check.id, "timed_out", error=error)
@@ -148,7 +151,14 @@ class CheckRunner:
         if watermarks.pending:
             await self._store.set_watermarks(tenant.tenant_id, check.id, watermarks.pending)
         return RunOutcome(
-            run_id, tenant.tenant_id, check.id, "succeeded", findings, transitions, unavailable=unavailable
+            run_id,
+            tenant.tenant_id,
+            check.id,
+            "succeeded",
+            findings,
+            transitions,
+            measurements=measurements,
+            unavailable=unavailable,
         )
 
     async def _finish(self, run_id: str, status: str, counts: Mapping[str, int], error: str | None) -> None:
@@ -164,6 +174,23 @@ class CheckRunner:
         return await self._store.reconcile(
             tenant.tenant_id, WORKER_CHECK, findings, self._clock(), self._waivers
         )
+
+
+def _declared(check: Check[Any, Any], measurements: Sequence[Measurement]) -> list[Measurement]:
+    """The measurements of gauges the check declares, with exactly the declared attributes; any
+    other is a bug in the check, logged and dropped rather than exported under a wrong name."""
+    gauges = {gauge.name: gauge for gauge in check.gauges}
+    kept = []
+    for measurement in measurements:
+        gauge = gauges.get(measurement.gauge)
+        if gauge is None or set(measurement.attributes) != set(gauge.attributes):
+            logger.error(
+                "dropped a measurement of an undeclared gauge or with other attributes than declared",
+                extra={"gauge": measurement.gauge, "attributes": sorted(measurement.attributes)},
+            )
+            continue
+        kept.append(measurement)
+    return kept
 
 
 def _log_transition(transition: Transition) -> None:

@@ -187,6 +187,7 @@ def _outcome(outcome: RunOutcome) -> dict[str, Any]:
         "runId": outcome.run_id,
         "status": outcome.status,
         "findings": len(outcome.findings),
+        "measurements": len(outcome.measurements),
         "durationSeconds": round(outcome.duration_seconds, 3),
         "error": outcome.error,
         "unavailable": dict(outcome.unavailable),

@@ -26,7 +26,18 @@ from apscheduler.job import Job
 
 from checks.graph_access import GraphAccess
 from monitor.app import Scheduled, build_app
-from monitor.check import Check, CheckContext, CheckSettings, Cron, Finding, Interval, Resource, Severity
+from monitor.check import (
+    Check,
+    CheckContext,
+    CheckSettings,
+    Cron,
+    Finding,
+    Gauge,
+    Interval,
+    Measurement,
+    Resource,
+    Severity,
+)
 from monitor.clock import Clock, utc_now
 from monitor.health import HealthServer
 from monitor.plugins import Discovery, discover_checks, log_broken
@@ -56,6 +67,7 @@ class Probe:
     findings: list[Finding] = field(default_factory=list)
     unavailable: dict[str, str] = field(default_factory=dict)
     """Rules the check says it could not evaluate, with the reason."""
+    measurements: list[Measurement] = field(default_factory=list)
     fail: bool = False
     seconds: float = 0.0
     gate: asyncio.Semaphore | None = None
@@ -75,6 +87,7 @@ def fake_check(check_id: str, probe: Probe, *, alert_after: int = 3) -> type[Che
         permissions = ()
         schedule = Interval(hours=1)
         failures_before_alert = alert_after
+        gauges = (Gauge("entra_monitor.fake.value", "1", "A value the test sets.", ("app",)),)
 
         async def collect(self, context: CheckContext) -> None:
             probe.starts += 1
@@ -94,6 +107,9 @@ def fake_check(check_id: str, probe: Probe, *, alert_after: int = 3) -> type[Che
 
         def evaluate(self, data: None, settings: CheckSettings, now: datetime) -> list[Finding]:
             return list(probe.findings)
+
+        def measure(self, data: None, settings: CheckSettings, now: datetime) -> list[Measurement]:
+            return list(probe.measurements)
 
     return Fake
 
@@ -496,6 +512,30 @@ async def test_rules_a_run_could_not_evaluate_keep_their_findings_and_are_noted(
         assert [s.finding.resource.id for s in store.findings(check="partial")] == ["app-1"]
         third = store.runs(check="partial")[0]
     assert (third.status, third.error) == ("succeeded", None)
+
+
+async def test_measurements_of_undeclared_gauges_or_attributes_are_dropped_and_logged(
+    settings: MonitorSettings, caplog: pytest.LogCaptureFixture
+) -> None:
+    probe = Probe(
+        measurements=[
+            Measurement("entra_monitor.fake.value", 3.0, {"app": "app-1"}),
+            Measurement("entra_monitor.fake.other", 1.0, {"app": "app-1"}),
+            Measurement("entra_monitor.fake.value", 2.0, {"app": "app-2", "user": "u"}),
+        ]
+    )
+    configured = with_checks(settings, measured=HOURLY)
+    caplog.set_level(logging.ERROR, logger="monitor")
+    async with running(configured, fake_check("measured", probe)) as worker:
+        await eventually(lambda: last_run(worker, "measured") is not None, "the run")
+        last = last_run(worker, "measured")
+    assert last is not None
+    assert (last["status"], last["measurements"]) == ("succeeded", 1)
+    dropped = [r for r in caplog.records if r.getMessage().startswith("dropped a measurement")]
+    assert [(getattr(r, "gauge", None), getattr(r, "attributes", None)) for r in dropped] == [
+        ("entra_monitor.fake.other", ["app"]),
+        ("entra_monitor.fake.value", ["app", "user"]),
+    ]
 
 
 @pytest.mark.parametrize(

@@ -40,6 +40,8 @@ STATIC_FINDINGS = 2
 BROKEN = {
     "bad-id": "id 'Bad_Id' is not a lower-case, dash-separated name like 'credential-expiry'",
     "explodes": "failed to import: RuntimeError: the fakechecks.explodes plugin fails at import",
+    "gauges": "gauge name 'days_left' is not like 'entra_monitor.credentials.days_to_expiry'; "
+    "gauges declare one name twice",
     "incomplete": "title is missing or empty; description is missing or empty; does not implement evaluate",
     "missing-attribute": "failed to import: AttributeError:",
     "not-a-check": "is not a subclass of monitor.check.Check",
@@ -54,6 +56,7 @@ ENTRY_POINTS = {
     "waiting-forever": "fakechecks.waiting:WaitingForever",
     "bad-id": "fakechecks.broken:BadId",
     "explodes": "fakechecks.explodes:NeverLoaded",
+    "gauges": "fakechecks.broken:BadGauges",
     "incomplete": "fakechecks.broken:Incomplete",
     "missing-attribute": "fakechecks.static:NoSuchCheck",
     "not-a-check": "fakechecks.broken:NotACheck",
@@ -146,7 +149,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from monitor.check import Check, CheckContext, CheckSettings, Finding, Interval
+from monitor.check import Check, CheckContext, CheckSettings, Finding, Gauge, Interval
 
 
 class NotACheck:
@@ -178,6 +181,15 @@ class Writer(Base):
 
 class Duplicate(Base):
     id = "graph-access"
+
+
+class BadGauges(Base):
+    id = "gauges"
+    gauges = (
+        Gauge("days_left", "d", "Not in the entra_monitor namespace."),
+        Gauge("entra_monitor.fake.count", "1", "Declared twice."),
+        Gauge("entra_monitor.fake.count", "1", "Declared twice."),
+    )
 
 
 class Incomplete(Check[CheckSettings, None]):
