@@ -30,7 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -49,13 +49,43 @@ from tests.support.metrics import RecordedMetrics  # noqa: E402
 
 NOW = "2026-11-27T12:00:00Z"
 PAGE_MAX = {endpoint.name: endpoint.page_max for endpoint in ENDPOINTS}
+
+
+def first(emulator: RunningEmulator, path: str, **params: str) -> dict[str, Any]:
+    """The first object of a Graph collection of the emulated tenant."""
+    with emulator.graph() as graph:
+        response = graph.get(f"/v1.0/{path}", params={"$top": "1", **params})
+        response.raise_for_status()
+        found: dict[str, Any] = response.json()["value"][0]
+    return found
+
+
+def sign_ins(emulator: RunningEmulator) -> list[tuple[str, str, dict[str, Any]]]:
+    return [
+        ("POST", "/signIns", {"riskLevel": "high"}),
+        ("POST", "/signIns", {"riskLevel": "medium", "singleFactor": True}),
+        ("POST", "/signIns", {"riskLevel": "none"}),
+    ]
+
+
+def grants(emulator: RunningEmulator) -> list[tuple[str, str, dict[str, Any]]]:
+    client = first(emulator, "servicePrincipals", **{"$filter": "displayName eq 'Calendar/Teams App'"})
+    user = first(emulator, "users")
+    grant = {"clientId": client["id"], "consentType": "Principal", "principalId": user["id"]}
+    return [("POST", "/grants", {**grant, "scope": "Mail.ReadWrite"})]
+
+
+def policies(emulator: RunningEmulator) -> list[tuple[str, str, dict[str, Any]]]:
+    policy = first(emulator, "policies/tokenLifetimePolicies")
+    definition = '{"TokenLifetimePolicy":{"Version":1,"AccessTokenLifetime":"04:00:00"}}'
+    return [("PATCH", f"/tokenLifetimePolicies/{policy['id']}", {"definition": [definition]})]
+
+
 # What the benchmark changes between a check's two runs, through the emulator's control API.
-INJECTIONS: dict[str, list[tuple[str, dict[str, Any]]]] = {
-    "risky-sign-ins": [
-        ("/signIns", {"riskLevel": "high"}),
-        ("/signIns", {"riskLevel": "medium", "singleFactor": True}),
-        ("/signIns", {"riskLevel": "none"}),
-    ],
+INJECTIONS: dict[str, Callable[[RunningEmulator], list[tuple[str, str, dict[str, Any]]]]] = {
+    "risky-sign-ins": sign_ins,
+    "consent-grants": grants,
+    "token-lifetime-drift": policies,
 }
 
 
@@ -220,12 +250,12 @@ def main() -> None:
             print_run("first run", first)
             if not json.loads(watermarks.read_text()):
                 continue
+            changes = INJECTIONS[check_id](emulator) if check_id in INJECTIONS else []
             with emulator.control() as control:
-                for path, body in INJECTIONS.get(check_id, []):
-                    control.post(path, json=body).raise_for_status()
+                for method, path, body in changes:
+                    control.request(method, path, json=body).raise_for_status()
             second = run_worker(emulator, check_id, watermarks)
-            injected = len(INJECTIONS.get(check_id, []))
-            print_run(f"second run ({injected} events injected since the first)", second)
+            print_run(f"second run ({len(changes)} changes made since the first)", second)
 
 
 if __name__ == "__main__":
