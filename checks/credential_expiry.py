@@ -20,6 +20,11 @@ that breaks it in the evidence:
 A SAML token-signing certificate is stored as a Sign key, a Verify key and a password credential
 sharing one ``customKeyIdentifier`` (graph-facts §1); it is one certificate and is reported once,
 as its Verify key. Managed identities are skipped: Azure rotates their certificates itself.
+
+Gauges, over the same credentials (managed identities skipped, a SAML certificate once):
+``entra_monitor.credentials.days_to_expiry`` per object whose nearest expiry is at most
+``gauge_horizon_days`` away (or past), and ``entra_monitor.credentials.count`` per expiry bucket
+(every credential, always all five buckets).
 """
 
 from __future__ import annotations
@@ -33,7 +38,17 @@ from pydantic import Field
 
 from checks.graph_values import graph_time_text, parse_graph_time
 from checks.sign_in_activity import read_last_sign_ins
-from monitor.check import Check, CheckContext, CheckSettings, Finding, Interval, Resource, Severity
+from monitor.check import (
+    Check,
+    CheckContext,
+    CheckSettings,
+    Finding,
+    Gauge,
+    Interval,
+    Measurement,
+    Resource,
+    Severity,
+)
 from monitor.errors import GraphLicenseError, GraphPermissionError
 from monitor.graph.query import Query
 
@@ -58,6 +73,23 @@ KIND_NAMES = {
 # graph-facts §1: listing keyCredentials via $select falls in its own throttling family.
 APPLICATION_FIELDS = ("id", "appId", "displayName", "keyCredentials", "passwordCredentials")
 SERVICE_PRINCIPAL_FIELDS = (*APPLICATION_FIELDS, "servicePrincipalType", "preferredSingleSignOnMode")
+DAYS_TO_EXPIRY = Gauge(
+    "entra_monitor.credentials.days_to_expiry",
+    "d",
+    "Days from now to the nearest expiry of an application's or service principal's credentials: "
+    "the earliest end of those not expired, or the latest end when all have expired (negative); "
+    "only objects at most gauge_horizon_days from it.",
+    ("object_type", "object_id", "display_name"),
+)
+CREDENTIAL_COUNT = Gauge(
+    "entra_monitor.credentials.count",
+    "{credential}",
+    "Credentials of applications and service principals per expiry bucket: expired, critical, "
+    "warning, ok, no_end_date.",
+    ("bucket",),
+)
+EXPIRED, CRITICAL, WARNING, OK, NO_END_DATE = "expired", "critical", "warning", "ok", "no_end_date"
+BUCKETS = (EXPIRED, CRITICAL, WARNING, OK, NO_END_DATE)
 
 
 class CredentialExpirySettings(CheckSettings):
@@ -68,6 +100,9 @@ class CredentialExpirySettings(CheckSettings):
     max_lifetime_days: int = Field(default=365, gt=0)
     unused_days: int = Field(default=90, gt=0)
     production_apps: tuple[str, ...] = ("SCIM Provisioning App", "Calendar/Teams App")
+    gauge_horizon_days: int = Field(default=90, ge=0)
+    """Only objects whose nearest expiry is at most this many days away (or past) get a
+    days_to_expiry measurement, to bound the gauge's cardinality; the bucket counts cover all."""
 
 
 @dataclass(frozen=True)
@@ -167,6 +202,7 @@ class CredentialExpiry(Check[CredentialExpirySettings, CredentialInventory]):
     permissions = ("Application.Read.All", "AuditLog.Read.All")
     schedule = Interval(hours=6)
     settings_model = CredentialExpirySettings
+    gauges = (DAYS_TO_EXPIRY, CREDENTIAL_COUNT)
 
     @classmethod
     def baseline_defaults(cls, baseline: Baseline) -> dict[str, Any]:
@@ -217,6 +253,59 @@ class CredentialExpiry(Check[CredentialExpirySettings, CredentialInventory]):
                 continue
             findings += owner_findings(owner, settings, now, data.sign_in_activity_unavailable)
         return findings
+
+    def measure(
+        self, data: CredentialInventory, settings: CredentialExpirySettings, now: datetime
+    ) -> list[Measurement]:
+        """days_to_expiry per object within the horizon (as collected), then the five bucket
+        counts in :data:`BUCKETS` order; managed identities are left out of both."""
+        horizon = float(settings.gauge_horizon_days)
+        measurements: list[Measurement] = []
+        counts = dict.fromkeys(BUCKETS, 0)
+        for owner in data.owners:
+            if owner.managed_identity:
+                continue
+            for credential in owner.credentials:
+                counts[expiry_bucket(credential.end, settings, now)] += 1
+            days = days_to_expiry(owner.credentials, now)
+            if days is not None and days <= horizon:
+                attributes = {
+                    "object_type": owner.resource_type,
+                    "object_id": owner.id,
+                    "display_name": owner.display_name,
+                }
+                measurements.append(Measurement(DAYS_TO_EXPIRY.name, days, attributes))
+        measurements += [
+            Measurement(CREDENTIAL_COUNT.name, float(counts[bucket]), {"bucket": bucket})
+            for bucket in BUCKETS
+        ]
+        return measurements
+
+
+def expiry_bucket(end: datetime | None, settings: CredentialExpirySettings, now: datetime) -> str:
+    """Where a credential ending at ``end`` stands, with the rules' boundaries: ending exactly now
+    is not yet expired; ending exactly ``critical_days``/``warning_days`` from now is inside that
+    window; no end date is a bucket of its own."""
+    if end is None:
+        return NO_END_DATE
+    if end < now:
+        return EXPIRED
+    if end - now <= timedelta(days=settings.critical_days):
+        return CRITICAL
+    if end - now <= timedelta(days=settings.warning_days):
+        return WARNING
+    return OK
+
+
+def days_to_expiry(credentials: Sequence[Credential], now: datetime) -> float | None:
+    """Days (unrounded, negative when past) from ``now`` to the earliest end of the credentials
+    not yet expired, or to the latest end when every dated one has; None when none has an end."""
+    ends = [c.end for c in credentials if c.end is not None]
+    if not ends:
+        return None
+    upcoming = [end for end in ends if end >= now]
+    nearest = min(upcoming) if upcoming else max(ends)
+    return (nearest - now) / timedelta(days=1)
 
 
 def unused_application(
@@ -286,13 +375,10 @@ def credential_rules(
     ``max_lifetime_days`` is allowed."""
     rules: list[str] = []
     end, start = credential.end, credential.start
-    if end is not None:  # seed: "Monitor certificate expiration"; graph-facts §1 keyCredential
-        if end < now:
-            rules.append("credential-expired")
-        elif end - now <= timedelta(days=settings.critical_days):
-            rules.append("credential-expiring-critical")
-        elif end - now <= timedelta(days=settings.warning_days):
-            rules.append("credential-expiring-warning")
+    # seed: "Monitor certificate expiration"; graph-facts §1 keyCredential
+    expiry_rule = EXPIRY_RULES.get(expiry_bucket(end, settings, now))
+    if expiry_rule is not None:
+        rules.append(expiry_rule)
     # seed: "Rotate certificates annually": an unexpired credential valid for longer (or for ever) breaks it.
     if end is None or (
         end >= now and start is not None and end - start > timedelta(days=settings.max_lifetime_days)
@@ -308,6 +394,13 @@ def credential_rules(
         rules.append("secret-on-production-app")
     return rules
 
+
+EXPIRY_RULES = {
+    EXPIRED: "credential-expired",
+    CRITICAL: "credential-expiring-critical",
+    WARNING: "credential-expiring-warning",
+}
+"""The rule each expiry bucket breaks (``ok`` and ``no_end_date`` break none)."""
 
 RULE_TEXT: dict[str, tuple[Severity, str, str]] = {
     "credential-expired": (

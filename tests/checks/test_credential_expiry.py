@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, cast
 
 import pytest
+from pydantic import ValidationError
 
 from checks.credential_expiry import (
     CredentialExpiry,
@@ -16,7 +17,7 @@ from checks.credential_expiry import (
     parse_graph_time,
 )
 from monitor.baseline import load_baseline
-from monitor.check import CheckContext, Finding, Severity, declaration_problems
+from monitor.check import CheckContext, Finding, Gauge, Measurement, Severity, declaration_problems
 from monitor.errors import GraphLicenseError
 from monitor.graph.client import GraphClient
 from tests.support.fake_graph import FakeGraph
@@ -401,3 +402,184 @@ async def test_collect_asks_activity_only_for_fully_expired_apps_and_survives_a_
         "credential-expired",
         "credential-expiring-critical",
     ]
+
+
+# -- gauges ----------------------------------------------------------------------------------
+
+
+def measure(
+    applications: list[dict[str, Any]] | None = None,
+    service_principals: list[dict[str, Any]] | None = None,
+    settings: CredentialExpirySettings = SETTINGS,
+    now: datetime = NOW,
+) -> list[Measurement]:
+    owners = [owner_from_graph(a, "application") for a in applications or []]
+    owners += [owner_from_graph(sp, "servicePrincipal") for sp in service_principals or []]
+    measured = CredentialExpiry().measure(CredentialInventory(tuple(owners)), settings, now)
+    declared = {gauge.name: set(gauge.attributes) for gauge in CredentialExpiry.gauges}
+    assert all(set(m.attributes) == declared[m.gauge] for m in measured)
+    return measured
+
+
+def counts(
+    expired: int = 0, critical: int = 0, warning: int = 0, ok: int = 0, no_end_date: int = 0
+) -> list[Measurement]:
+    """The five bucket measurements, in the order the check records them."""
+    values = {
+        "expired": expired,
+        "critical": critical,
+        "warning": warning,
+        "ok": ok,
+        "no_end_date": no_end_date,
+    }
+    return [
+        Measurement("entra_monitor.credentials.count", float(n), {"bucket": bucket})
+        for bucket, n in values.items()
+    ]
+
+
+def days(
+    value: float, object_id: str = "app-1", name: str = "Billing API", kind: str = "application"
+) -> Measurement:
+    attributes = {"object_type": kind, "object_id": object_id, "display_name": name}
+    return Measurement("entra_monitor.credentials.days_to_expiry", value, attributes)
+
+
+def test_the_gauges_are_declared_as_documented() -> None:
+    assert CredentialExpiry.gauges == (
+        Gauge(
+            "entra_monitor.credentials.days_to_expiry",
+            "d",
+            CredentialExpiry.gauges[0].description,
+            ("object_type", "object_id", "display_name"),
+        ),
+        Gauge(
+            "entra_monitor.credentials.count",
+            "{credential}",
+            CredentialExpiry.gauges[1].description,
+            ("bucket",),
+        ),
+    )
+    assert SETTINGS.gauge_horizon_days == 90
+    with pytest.raises(ValidationError):
+        CredentialExpirySettings(gauge_horizon_days=-1)
+
+
+def test_an_empty_inventory_measures_all_five_buckets_at_zero() -> None:
+    assert measure() == counts()
+    bare = {"id": "x", "appId": "y", "displayName": "Bare", "keyCredentials": None}
+    assert measure([bare, {"id": "z"}]) == counts()
+
+
+@pytest.mark.parametrize(
+    ("end", "bucket"),
+    [
+        (NOW - SECOND, "expired"),
+        (NOW, "critical"),
+        (NOW + SECOND, "critical"),
+        (NOW + 7 * DAY - SECOND, "critical"),
+        (NOW + 7 * DAY, "critical"),
+        (NOW + 7 * DAY + SECOND, "warning"),
+        (NOW + 30 * DAY - SECOND, "warning"),
+        (NOW + 30 * DAY, "warning"),
+        (NOW + 30 * DAY + SECOND, "ok"),
+        (None, "no_end_date"),
+    ],
+)
+def test_each_credential_is_counted_in_the_bucket_of_its_rule(end: datetime | None, bucket: str) -> None:
+    measured = measure([app(secret(end))])
+    assert measured[-5:] == counts(**{bucket: 1})
+
+
+def test_the_buckets_follow_the_settings() -> None:
+    settings = CredentialExpirySettings(critical_days=1, warning_days=2)
+    ends = (NOW + DAY, NOW + DAY + SECOND, NOW + 2 * DAY, NOW + 2 * DAY + SECOND)
+    credentials = [secret(end, key_id=f"s{n}") for n, end in enumerate(ends)]
+    assert measure([app(*credentials)], settings=settings)[-5:] == counts(critical=1, warning=2, ok=1)
+
+
+@pytest.mark.parametrize(
+    ("end", "measured"),
+    [
+        (NOW + 90 * DAY - SECOND, 90 - 1 / 86400),
+        (NOW + 90 * DAY, 90.0),
+        (NOW + 90 * DAY + SECOND, None),
+        (NOW, 0.0),
+        (NOW - SECOND, -1 / 86400),
+        (NOW - 400 * DAY, -400.0),
+    ],
+)
+def test_days_to_expiry_is_measured_up_to_the_horizon_inclusive(
+    end: datetime, measured: float | None
+) -> None:
+    expected = [] if measured is None else [days(measured)]
+    assert measure([app(secret(end))])[:-5] == expected
+
+
+def test_the_horizon_is_a_setting_and_zero_keeps_only_the_expired_and_those_ending_now() -> None:
+    settings = CredentialExpirySettings(gauge_horizon_days=0)
+    apps = [
+        app(secret(NOW), object_id="now", name="Now"),
+        app(secret(NOW + SECOND), object_id="later", name="Later"),
+        app(secret(NOW - DAY), object_id="past", name="Past"),
+    ]
+    assert measure(apps, settings=settings)[:-5] == [days(0.0, "now", "Now"), days(-1.0, "past", "Past")]
+    wide = CredentialExpirySettings(gauge_horizon_days=1000)
+    assert measure([app(secret(NOW + 999 * DAY))], settings=wide)[:-5] == [days(999.0)]
+
+
+def test_the_nearest_expiry_is_the_earliest_unexpired_end_or_else_the_latest_end() -> None:
+    mixed = app(
+        secret(NOW - 3 * DAY, key_id="gone"),
+        secret(NOW + 40 * DAY, key_id="later"),
+        certificate(NOW + 20 * DAY, key_id="sooner"),
+        secret(None, key_id="forever"),
+        object_id="mixed",
+        name="Mixed",
+    )
+    expired = app(
+        secret(NOW - 10 * DAY, key_id="old"),
+        secret(NOW - 3 * DAY, key_id="newer"),
+        object_id="gone",
+        name="Gone",
+    )
+    undated = app(secret(None), object_id="undated", name="Undated")
+    assert measure([mixed, expired, undated]) == [
+        days(20.0, "mixed", "Mixed"),
+        days(-3.0, "gone", "Gone"),
+        *counts(expired=3, warning=1, ok=1, no_end_date=2),
+    ]
+
+
+def test_naive_and_offset_end_dates_measure_the_same_instant() -> None:
+    offset = (NOW + 7 * DAY).astimezone(timezone(timedelta(hours=-8))).isoformat()
+    naive = (NOW + 7 * DAY).replace(tzinfo=None).isoformat()
+    assert measure([app(secret(offset, key_id="a")), app(secret(naive, key_id="b"), object_id="app-2")]) == [
+        days(7.0),
+        days(7.0, "app-2"),
+        *counts(critical=2),
+    ]
+
+
+def test_unusable_end_dates_count_as_no_end_date() -> None:
+    assert measure([app(secret("0001-01-01T00:00:00Z"), secret("soon", key_id="s2"))]) == counts(
+        no_end_date=2
+    )
+
+
+def test_managed_identities_are_not_measured_and_a_saml_certificate_counts_once() -> None:
+    identity = {
+        **app(certificate(NOW - DAY), object_id="mi", name="Identity"),
+        "servicePrincipalType": "ManagedIdentity",
+    }
+    assert measure(service_principals=[identity, saml_sp(NOW + 3 * DAY)]) == [
+        days(3.0, "sp-saml", "Salesforce", "servicePrincipal"),
+        *counts(critical=1),
+    ]
+
+
+def test_an_unused_application_is_still_measured() -> None:
+    unused = app(secret(NOW - 100 * DAY))
+    data = CredentialInventory((owner_from_graph(unused, "application"),), {"app-1-appid": None})
+    assert [f.rule for f in CredentialExpiry().evaluate(data, SETTINGS, NOW)] == ["unused-application"]
+    assert CredentialExpiry().measure(data, SETTINGS, NOW) == [days(-100.0), *counts(expired=1)]
