@@ -19,6 +19,11 @@ risky sign-in is remembered by id (:class:`monitor.memory.Memory`), so one read 
 and stays reported for ``retention_days`` after it happened instead of resolving on the next run.
 Without Entra ID P2 the Identity Protection rule reports itself unavailable and the sign-in rules
 still run; a tenant whose sign-in log needs a licence it lacks makes the whole check unavailable.
+
+Gauges: ``entra_monitor.sign_ins.risky`` (the risky sign-ins first seen by the run, per risk level
+and outcome) and ``entra_monitor.users.at_risk`` (users at risk per level); every combination is
+measured, zeros included, and neither gauge when Identity Protection could not be read (risk levels
+are then hidden, so a zero would claim what nobody knows).
 """
 
 from __future__ import annotations
@@ -31,7 +36,17 @@ from typing import TYPE_CHECKING, Any
 from pydantic import Field
 
 from checks.graph_values import graph_time_text, parse_graph_time
-from monitor.check import Check, CheckContext, CheckSettings, Finding, Interval, Resource, Severity
+from monitor.check import (
+    Check,
+    CheckContext,
+    CheckSettings,
+    Finding,
+    Gauge,
+    Interval,
+    Measurement,
+    Resource,
+    Severity,
+)
 from monitor.errors import GraphLicenseError
 from monitor.graph.query import Query, odata_datetime, odata_string
 from monitor.memory import Memory
@@ -46,6 +61,7 @@ REFERENCES = (
     "seed: Identity Protection (risk-based authentication)",
 )
 RISK_LEVELS = ("low", "medium", "high")
+OUTCOMES = ("success", "failure")
 AT_RISK_STATES = ("atRisk", "confirmedCompromised")
 SINGLE_FACTOR = "singleFactorAuthentication"
 SIGN_INS = "auditLogs/signIns"
@@ -89,6 +105,19 @@ DETECTION_FIELDS = (
     "requestId",
     "ipAddress",
     "detectedDateTime",
+)
+RISKY_SIGN_INS = Gauge(
+    "entra_monitor.sign_ins.risky",
+    "{sign-in}",
+    "Sign-ins at low, medium or high risk first seen by this run, per riskLevelDuringSignIn and "
+    "outcome (success: errorCode 0; failure otherwise).",
+    ("risk_level", "outcome"),
+)
+USERS_AT_RISK = Gauge(
+    "entra_monitor.users.at_risk",
+    "{user}",
+    "Users Identity Protection holds at risk (atRisk or confirmedCompromised), per risk level.",
+    ("risk_level",),
 )
 # Watermark keys (each check's watermarks are its own, per tenant).
 SIGN_IN_WATERMARK = "signIns.readUntil"
@@ -258,6 +287,7 @@ class RiskySignIns(Check[RiskySignInsSettings, RiskySignInData]):
     permissions = ("AuditLog.Read.All", "IdentityRiskyUser.Read.All", "IdentityRiskEvent.Read.All")
     schedule = Interval(minutes=15)
     settings_model = RiskySignInsSettings
+    gauges = (RISKY_SIGN_INS, USERS_AT_RISK)
 
     @classmethod
     def baseline_defaults(cls, baseline: Baseline) -> dict[str, Any]:
@@ -302,6 +332,29 @@ class RiskySignIns(Check[RiskySignInsSettings, RiskySignInData]):
             if user.risk_state in AT_RISK_STATES:
                 findings.append(user_finding(user, data.detections.get(user.id.lower(), ())))
         return findings
+
+    def measure(
+        self, data: RiskySignInData, settings: RiskySignInsSettings, now: datetime
+    ) -> list[Measurement]:
+        """Every level × outcome of the new risky sign-ins, then every level of users at risk, in
+        :data:`RISK_LEVELS` order; nothing when Identity Protection was unavailable."""
+        if data.identity_protection_unavailable is not None or data.risky_users is None:
+            return []
+        measurements = [
+            Measurement(
+                RISKY_SIGN_INS.name,
+                float(data.new_by_level_and_outcome.get(level, {}).get(outcome, 0)),
+                {"risk_level": level, "outcome": outcome},
+            )
+            for level in RISK_LEVELS
+            for outcome in OUTCOMES
+        ]
+        at_risk = [user.risk_level for user in data.risky_users if user.risk_state in AT_RISK_STATES]
+        measurements += [
+            Measurement(USERS_AT_RISK.name, float(at_risk.count(level)), {"risk_level": level})
+            for level in RISK_LEVELS
+        ]
+        return measurements
 
 
 async def read_risky_sign_ins(

@@ -25,7 +25,7 @@ from checks.risky_sign_ins import (
     sign_in_rules,
     window_start,
 )
-from monitor.check import CheckContext, Severity
+from monitor.check import CheckContext, Measurement, Severity
 from monitor.errors import GraphLicenseError
 from monitor.memory import Memory
 from tests.support.checks import MemoryWatermarks
@@ -418,3 +418,113 @@ async def test_a_sign_in_log_the_tenant_is_not_licensed_for_makes_the_check_unav
     with pytest.raises(GraphLicenseError):
         await collect(graph, watermarks)
     assert watermarks.values == {}
+
+
+# -- gauges ------------------------------------------------------------------------------------
+
+
+def measure(data: RiskySignInData) -> list[Measurement]:
+    measured = RiskySignIns().measure(data, SETTINGS, NOW)
+    declared = {gauge.name: set(gauge.attributes) for gauge in RiskySignIns.gauges}
+    assert all(set(m.attributes) == declared[m.gauge] for m in measured)
+    return measured
+
+
+def gauges(
+    sign_ins: dict[tuple[str, str], int] | None = None, users: dict[str, int] | None = None
+) -> list[Measurement]:
+    """Every measurement in the check's order: the six level × outcome counts, then the three levels."""
+    return [
+        Measurement(
+            "entra_monitor.sign_ins.risky",
+            float((sign_ins or {}).get((level, outcome), 0)),
+            {"risk_level": level, "outcome": outcome},
+        )
+        for level in ("low", "medium", "high")
+        for outcome in ("success", "failure")
+    ] + [
+        Measurement("entra_monitor.users.at_risk", float((users or {}).get(level, 0)), {"risk_level": level})
+        for level in ("low", "medium", "high")
+    ]
+
+
+def test_the_gauges_are_declared_as_documented() -> None:
+    assert [(g.name, g.unit, g.attributes) for g in RiskySignIns.gauges] == [
+        ("entra_monitor.sign_ins.risky", "{sign-in}", ("risk_level", "outcome")),
+        ("entra_monitor.users.at_risk", "{user}", ("risk_level",)),
+    ]
+
+
+def test_nothing_at_risk_measures_every_combination_at_zero() -> None:
+    assert measure(RiskySignInData(())) == gauges()
+
+
+def test_the_new_sign_ins_are_measured_by_level_and_outcome_and_old_ones_not() -> None:
+    remembered = (parsed(identifier="old", level="high"),)  # read by an earlier run: not new
+    counted = {"high": {"failure": 2}, "low": {"success": 1, "failure": 3}}
+    assert measure(RiskySignInData(remembered, (), {}, counted)) == gauges(
+        {("high", "failure"): 2, ("low", "success"): 1, ("low", "failure"): 3}
+    )
+
+
+def test_users_at_risk_are_measured_by_level() -> None:
+    users = (
+        user("a", "atRisk", "high"),
+        user("b", "confirmedCompromised", "high"),
+        user("c", "atRisk", "medium"),
+        user("d", "atRisk", "low"),
+        user("e", "remediated", "high"),  # no longer at risk
+        user("f", "dismissed", "medium"),
+        user("g", "atRisk", "hidden"),  # no level to count it under
+        user("h", "atRisk", None),
+        user("i", None, "high"),
+    )
+    assert measure(RiskySignInData((), users)) == gauges(users={"high": 2, "medium": 1, "low": 1})
+
+
+def test_without_identity_protection_nothing_is_measured() -> None:
+    counted = {"high": {"success": 1}}
+    unavailable = RiskySignInData((), None, {}, counted, identity_protection_unavailable="no P2")
+    assert measure(unavailable) == []
+    assert measure(RiskySignInData((), None, {}, counted)) == []
+
+
+async def test_a_run_measures_the_sign_ins_it_read_first_at_the_window_boundaries() -> None:
+    start = NOW - timedelta(days=30)
+    graph = FakeGraph(
+        {
+            "auditLogs/signIns": [
+                graph_sign_in("at-start", created="2026-10-28T12:00:00Z"),
+                graph_sign_in("before", created="2026-10-28T11:59:59Z"),  # one second before the window
+                graph_sign_in("after", created="2026-11-27T12:00:01Z"),  # one second after it
+                graph_sign_in("at-end", created="2026-11-27T12:00:00Z", level="medium", error_code=50126),
+                graph_sign_in("offset", created="2026-11-27T13:00:00+02:00", level="low"),  # 11:00Z
+                graph_sign_in("naive", created="2026-11-27T11:30:00", level="low", error_code=None),
+                graph_sign_in("none", level="none"),
+                graph_sign_in("at-start", created="2026-10-28T12:00:00Z"),  # read twice: counted once
+            ],
+            "identityProtection/riskyUsers": [
+                {"id": "u1", "riskState": "atRisk", "riskLevel": "medium"},
+                {"id": "u2", "riskState": "confirmedCompromised", "riskLevel": "medium"},
+            ],
+        }
+    )
+    watermarks = MemoryWatermarks()
+    data, _context = await collect(graph, watermarks)
+    assert data.window_start == start
+    assert measure(data) == gauges(
+        {("high", "success"): 1, ("medium", "failure"): 1, ("low", "success"): 1, ("low", "failure"): 1},
+        {"medium": 2},
+    )
+    again, _context = await collect(graph, watermarks)  # the same sign-ins again: none new
+    assert measure(again) == gauges(users={"medium": 2})
+
+
+async def test_a_run_without_p2_measures_nothing() -> None:
+    graph = FakeGraph(
+        {"auditLogs/signIns": [graph_sign_in("s1")]},
+        {"identityProtection/riskyUsers": licence_error("riskyUsers")},
+    )
+    data, _context = await collect(graph, MemoryWatermarks())
+    assert data.new_by_level_and_outcome == {"high": {"success": 1}}
+    assert measure(data) == []

@@ -11,7 +11,9 @@ from typing import Any
 
 import pytest
 
-from checks.risky_sign_ins import SIGN_IN_WATERMARK, RiskySignIns, risk_filter
+from checks.risky_sign_ins import OUTCOMES, RISK_LEVELS, SIGN_IN_WATERMARK, RiskySignIns, risk_filter
+from emulator.tenant.plants import SIGN_IN_PLANTS
+from emulator.tenant.signins import PLANT_PROFILES
 from monitor.check import CheckContext, Finding
 from monitor.graph.client import GraphClient
 from monitor.graph.query import Query
@@ -225,3 +227,54 @@ async def test_without_p2_every_rule_is_unavailable_and_the_sign_in_log_is_still
     assert SIGN_IN_WATERMARK in watermarks.values
     # A P1 tenant's sign-ins carry riskLevel "hidden", so none matches the risk filter.
     assert findings == []
+
+
+# -- gauges on the session tenant -------------------------------------------------------------
+
+
+def planted_risky_sign_ins(emulator: RunningEmulator, since: datetime) -> dict[tuple[str, str], int]:
+    """The sign-ins the emulator planted at risk (its in-process reference tenant) that happened
+    in ``[since, NOW]``, by risk level and outcome of their profile."""
+    reference = emulator.reference()
+    planted: dict[tuple[str, str], int] = {}
+    for index, plant in reference.plan.sign_in_plants.items():
+        created = datetime.fromisoformat(
+            reference.sign_ins.sign_in(index)["createdDateTime"].replace("Z", "+00:00")
+        )
+        if since <= created <= NOW:
+            profile = PLANT_PROFILES[plant.kind]
+            key = (profile.level, "success" if profile.error is None else "failure")
+            planted[key] = planted.get(key, 0) + 1
+    return planted
+
+
+async def test_the_gauges_of_a_first_run_equal_what_the_emulator_planted_and_the_truth(
+    emulator: RunningEmulator,
+) -> None:
+    run = await run_once(emulator, RiskySignIns)
+    measured = RiskySignIns().measure(run.data, run.settings, NOW)
+    planted = planted_risky_sign_ins(emulator, NOW - timedelta(days=30))
+    assert sum(planted.values()) == len(SIGN_IN_PLANTS) * 2  # small: two of each kind, all within 30 days
+    assert {
+        (m.attributes["risk_level"], m.attributes["outcome"]): m.value
+        for m in measured
+        if m.gauge == "entra_monitor.sign_ins.risky"
+    } == {(level, outcome): planted.get((level, outcome), 0) for level in RISK_LEVELS for outcome in OUTCOMES}
+    users = [f for f in truth_of(emulator, RiskySignIns.id) if f["rule"] == "user-at-risk"]
+    assert {
+        m.attributes["risk_level"]: m.value for m in measured if m.gauge == "entra_monitor.users.at_risk"
+    } == {level: sum(1 for f in users if f["detail"]["riskLevel"] == level) for level in RISK_LEVELS}
+    assert len(measured) == 9
+
+
+async def test_a_second_run_measures_only_what_it_saw_first(emulator: RunningEmulator) -> None:
+    watermarks = MemoryWatermarks()
+    await run_once(emulator, RiskySignIns, watermarks=watermarks)
+    again = await run_once(emulator, RiskySignIns, watermarks=watermarks)
+    measured = RiskySignIns().measure(again.data, again.settings, NOW)
+    assert [m.value for m in measured if m.gauge == "entra_monitor.sign_ins.risky"] == [0.0] * 6
+
+
+async def test_without_p2_nothing_is_measured(p1_emulator: RunningEmulator) -> None:
+    run = await run_once(p1_emulator, RiskySignIns)
+    assert RiskySignIns().measure(run.data, run.settings, NOW) == []
