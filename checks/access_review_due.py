@@ -22,7 +22,9 @@ scopes, ``instanceEnumerationScope``) names the scope's id: a group or service p
 id, or a directory role's template id (Graph has no list of role templates under the
 monitor's permissions, so built-in roles are named through the table below, or by template id).
 Every scope finding carries ``daysUntilNextDue``: the days until the earliest unfinished
-instance of a covering definition ends (negative when overdue, None when nothing is open).
+instance of a covering definition ends (negative when overdue, None when nothing is open). The
+gauge ``entra_monitor.access_reviews.days_to_due`` measures the same days, unrounded, for every
+required scope found in the directory that has an unfinished instance.
 """
 
 from __future__ import annotations
@@ -34,7 +36,17 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field, field_validator
 
-from monitor.check import Check, CheckContext, CheckSettings, Finding, Interval, Resource, Severity
+from monitor.check import (
+    Check,
+    CheckContext,
+    CheckSettings,
+    Finding,
+    Gauge,
+    Interval,
+    Measurement,
+    Resource,
+    Severity,
+)
 from monitor.directory_roles import known_roles, role_name, role_template_id
 from monitor.graph.query import Query, graph_path, odata_string
 
@@ -54,6 +66,13 @@ MONTHS_PER_UNIT = {"absoluteMonthly": 1, "relativeMonthly": 1, "absoluteYearly":
 DIRECTORY_ROLE = "directoryRole"
 GROUP = "group"
 SERVICE_PRINCIPAL = "servicePrincipal"
+DAYS_TO_DUE = Gauge(
+    "entra_monitor.access_reviews.days_to_due",
+    "d",
+    "Days from now to the end of the next unfinished review instance covering a required scope "
+    "(negative when overdue); no value for a scope with no unfinished instance.",
+    ("scope_type", "scope_id", "display_name"),
+)
 
 
 class AccessReviewDueSettings(CheckSettings):
@@ -199,6 +218,7 @@ class AccessReviewDue(Check[AccessReviewDueSettings, AccessReviewInventory]):
     permissions = ("AccessReview.Read.All", "Application.Read.All", "GroupMember.Read.All")
     schedule = Interval(hours=12)
     settings_model = AccessReviewDueSettings
+    gauges = (DAYS_TO_DUE,)
 
     @classmethod
     def baseline_defaults(cls, baseline: Baseline) -> dict[str, Any]:
@@ -239,6 +259,22 @@ class AccessReviewDue(Check[AccessReviewDueSettings, AccessReviewInventory]):
         for scope in data.scopes:
             findings += _scope_findings(scope, data.definitions, settings, now)
         return findings
+
+    def measure(
+        self, data: AccessReviewInventory, settings: AccessReviewDueSettings, now: datetime
+    ) -> list[Measurement]:
+        """days_to_due per required scope (in the order resolved) with an unfinished instance of a
+        known end; a scope not found in the directory has none."""
+        measurements: list[Measurement] = []
+        for scope in data.scopes:
+            next_due = None if scope.id is None else _next_due(scope.id, data.definitions)
+            if scope.id is None or next_due is None:
+                continue
+            attributes = {"scope_type": scope.type, "scope_id": scope.id, "display_name": scope.display_name}
+            measurements.append(
+                Measurement(DAYS_TO_DUE.name, (next_due - now) / timedelta(days=1), attributes)
+            )
+        return measurements
 
 
 def _role(role: str) -> tuple[str, str]:
@@ -343,6 +379,20 @@ def _instance_finding(
 
 def _covers(definition: ReviewDefinition, scope_id: str) -> bool:
     return any(scope_id.lower() in query.lower() for query in definition.scope_queries)
+
+
+def _next_due(scope_id: str, definitions: Sequence[ReviewDefinition]) -> datetime | None:
+    """The earliest end of an unfinished instance of a definition covering the scope (None: none)."""
+    return min(
+        (
+            instance.end
+            for definition in definitions
+            if _covers(definition, scope_id)
+            for instance in definition.instances
+            if instance.status not in FINISHED_STATES and instance.end is not None
+        ),
+        default=None,
+    )
 
 
 def _scope_findings(

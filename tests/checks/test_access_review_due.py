@@ -18,7 +18,7 @@ from checks.access_review_due import (
     parse_graph_time,
 )
 from monitor.baseline import load_baseline
-from monitor.check import Finding, Severity
+from monitor.check import Finding, Measurement, Severity
 from monitor.directory_roles import BUILT_IN_ROLES
 
 NOW = datetime(2026, 11, 27, 12, tzinfo=UTC)
@@ -326,3 +326,84 @@ def test_every_finding_explains_itself() -> None:
         assert finding.references
         assert finding.message.endswith(".")
         assert finding.message[0].isupper()
+
+
+# -- gauge -----------------------------------------------------------------------------------
+
+
+def measure(*definitions: ReviewDefinition, scopes: tuple[RequiredScope, ...] = ()) -> list[Measurement]:
+    measured = AccessReviewDue().measure(AccessReviewInventory(definitions, scopes), SETTINGS, NOW)
+    (gauge,) = AccessReviewDue.gauges
+    assert all(m.gauge == gauge.name and set(m.attributes) == set(gauge.attributes) for m in measured)
+    return measured
+
+
+def due(days: float, scope: RequiredScope = GROUP_SCOPE) -> Measurement:
+    attributes = {"scope_type": scope.type, "scope_id": str(scope.id), "display_name": scope.display_name}
+    return Measurement("entra_monitor.access_reviews.days_to_due", days, attributes)
+
+
+def test_the_gauge_is_declared_as_documented() -> None:
+    assert [(g.name, g.unit, g.attributes) for g in AccessReviewDue.gauges] == [
+        ("entra_monitor.access_reviews.days_to_due", "d", ("scope_type", "scope_id", "display_name"))
+    ]
+
+
+@pytest.mark.parametrize(
+    ("end", "days"),
+    [
+        (NOW + timedelta(days=14), 14.0),
+        (NOW + timedelta(days=14, seconds=1), 14 + 1 / 86400),
+        (NOW + timedelta(days=14, seconds=-1), 14 - 1 / 86400),
+        (NOW, 0.0),
+        (NOW - timedelta(seconds=1), -1 / 86400),
+        (NOW - timedelta(days=3, hours=12), -3.5),
+        ("2026-11-27T12:00:00", 0.0),  # naive: UTC
+        ("2026-11-28T14:00:00+02:00", 1.0),
+        ("2026-11-27T12:00:00.5Z", 0.5 / 86400),  # unrounded
+    ],
+)
+def test_days_to_due_is_the_unrounded_time_to_the_open_instance(end: Any, days: float) -> None:
+    assert measure(definition(instance(end, "InProgress")), scopes=(GROUP_SCOPE,)) == [due(days)]
+
+
+def test_the_earliest_open_instance_of_any_covering_definition_counts() -> None:
+    first = definition(
+        instance(NOW + timedelta(days=40), "NotStarted", "i1"),
+        instance(NOW - timedelta(days=1), "Completed", "i2"),  # finished: not due
+        definition_id="d1",
+    )
+    second = definition(
+        instance(NOW + timedelta(days=9), "InProgress", "i3"), one_time=True, definition_id="d2"
+    )
+    role_query = (
+        "/roleManagement/directory/roleAssignmentScheduleInstances"
+        f"?$filter=(roleDefinitionId eq '{GLOBAL_ADMIN}')"
+    )
+    role = definition(
+        instance(NOW - timedelta(days=2), "InProgress", "i4"), query=role_query, definition_id="d3"
+    )
+    assert measure(first, second, role, scopes=(ROLE_SCOPE, GROUP_SCOPE)) == [
+        due(-2.0, ROLE_SCOPE),
+        due(9.0),
+    ]
+
+
+@pytest.mark.parametrize("status", ["Completed", "AutoReviewed", "Applied"])
+def test_a_scope_with_only_finished_instances_is_not_measured(status: str) -> None:
+    assert measure(definition(instance(NOW + timedelta(days=5), status)), scopes=(GROUP_SCOPE,)) == []
+
+
+@pytest.mark.parametrize("end", [None, "", "0001-01-01T00:00:00Z", "soon"])
+def test_an_open_instance_without_a_usable_end_is_not_measured(end: Any) -> None:
+    assert measure(definition(instance(end, "InProgress")), scopes=(GROUP_SCOPE,)) == []
+
+
+def test_uncovered_missing_and_absent_scopes_are_not_measured() -> None:
+    other = definition(
+        instance(NOW + timedelta(days=5), "InProgress"), query="/groups/someone-else/transitiveMembers"
+    )
+    missing = RequiredScope("servicePrincipal", None, "SCIM Provisioning App")
+    assert measure(other, scopes=(ROLE_SCOPE, GROUP_SCOPE, missing)) == []
+    assert measure(definition(instance(NOW, "InProgress"))) == []
+    assert measure() == []
