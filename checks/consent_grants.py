@@ -22,6 +22,10 @@ Permission names: a delegated grant's ``scope`` holds them already; an applicati
 ``appRoleId`` is resolved against the resource service principal's ``appRoles`` (graph-facts §2),
 and an id that resolves to nothing (default access, a deleted role) is reported as the id itself.
 Names are compared case-insensitively, as Entra compares scope values.
+
+The gauge ``entra_monitor.consent.grants`` counts every grant read, by kind (``delegated`` or
+``application``) and by whether it includes a high-privilege permission (``high`` or ``other``);
+all four combinations are measured, zeros included.
 """
 
 from __future__ import annotations
@@ -44,7 +48,9 @@ from monitor.check import (
     CheckContext,
     CheckSettings,
     Finding,
+    Gauge,
     Interval,
+    Measurement,
     Resource,
     Severity,
     Watermarks,
@@ -72,6 +78,15 @@ KNOWN_GRANTS_KEY = "known-grants"
 NEW_GRANTS_KEY = "new-grants"
 _KNOWN_FORMAT = "1:"
 _HASH_BYTES = 8
+GRANT_COUNT = Gauge(
+    "entra_monitor.consent.grants",
+    "{grant}",
+    "Delegated permission grants and application permissions held by service principals, by kind "
+    "(delegated, application) and whether they include a high-privilege permission (high, other).",
+    ("kind", "privilege"),
+)
+KINDS = {DELEGATED: "delegated", APPLICATION: "application"}
+PRIVILEGES = ("high", "other")
 
 
 class ConsentGrantsSettings(CheckSettings):
@@ -204,6 +219,7 @@ class ConsentGrants(Check[ConsentGrantsSettings, ConsentInventory]):
     permissions = ("Application.Read.All", "DelegatedPermissionGrant.Read.All", "AuditLog.Read.All")
     schedule = Interval(hours=6)
     settings_model = ConsentGrantsSettings
+    gauges = (GRANT_COUNT,)
 
     @classmethod
     def baseline_defaults(cls, baseline: Baseline) -> dict[str, Any]:
@@ -267,6 +283,20 @@ class ConsentGrants(Check[ConsentGrantsSettings, ConsentInventory]):
             new_grant_finding(new, settings) for new in data.new_grants if now - new.first_seen <= open_for
         ]
         return findings
+
+    def measure(
+        self, data: ConsentInventory, settings: ConsentGrantsSettings, now: datetime
+    ) -> list[Measurement]:
+        """The count of every kind × privilege, delegated first, high first; every grant read
+        counts, whether or not its client is a known service principal."""
+        counts = {(kind, privilege): 0 for kind in KINDS.values() for privilege in PRIVILEGES}
+        for grant in data.grants:
+            privilege = "high" if high_privilege(grant.permissions, settings) else "other"
+            counts[(KINDS[grant.resource_type], privilege)] += 1
+        return [
+            Measurement(GRANT_COUNT.name, float(count), {"kind": kind, "privilege": privilege})
+            for (kind, privilege), count in counts.items()
+        ]
 
 
 async def _held_by_service_principals(graph: GraphClient, resource_id: str) -> AsyncIterator[dict[str, Any]]:

@@ -27,7 +27,7 @@ from checks.consent_grants import (
     remember_new_grants,
 )
 from monitor.baseline import load_baseline
-from monitor.check import CheckContext, Finding, Severity, declaration_problems
+from monitor.check import CheckContext, Finding, Measurement, Severity, declaration_problems
 from monitor.errors import GraphLicenseError
 from monitor.graph.client import GraphClient
 from tests.support.checks import MemoryWatermarks
@@ -435,3 +435,80 @@ async def test_without_the_report_unused_grant_is_unavailable_and_the_rest_still
     assert set(context.unavailable) == {"unused-grant"}
     assert data.sign_in_activity_unavailable is not None
     assert rules(evaluate(data)) == {("high-privilege-grant", "a1")}
+
+
+# -- gauge ----------------------------------------------------------------------------------------
+
+
+def measure(data: ConsentInventory, settings: ConsentGrantsSettings = SETTINGS) -> list[Measurement]:
+    measured = ConsentGrants().measure(data, settings, NOW)
+    (gauge,) = ConsentGrants.gauges
+    assert all(m.gauge == gauge.name and set(m.attributes) == set(gauge.attributes) for m in measured)
+    return measured
+
+
+def grant_counts(
+    delegated_high: int = 0, delegated_other: int = 0, application_high: int = 0, application_other: int = 0
+) -> list[Measurement]:
+    """The four measurements in the check's order: delegated first, high first."""
+    values = {
+        ("delegated", "high"): delegated_high,
+        ("delegated", "other"): delegated_other,
+        ("application", "high"): application_high,
+        ("application", "other"): application_other,
+    }
+    return [
+        Measurement("entra_monitor.consent.grants", float(n), {"kind": kind, "privilege": privilege})
+        for (kind, privilege), n in values.items()
+    ]
+
+
+def application(role_id: str, grant_id: str, client: ServicePrincipal = APP) -> Grant:
+    names = {ROLE_ID: "Directory.ReadWrite.All", "2" * 8: "User.Read.All"}
+    return assignment_from_graph(
+        {"id": grant_id, "appRoleId": role_id, "principalId": client.id, "resourceId": GRAPH.id}, names
+    )
+
+
+def test_the_gauge_is_declared_as_documented() -> None:
+    assert [(g.name, g.unit, g.attributes) for g in ConsentGrants.gauges] == [
+        ("entra_monitor.consent.grants", "{grant}", ("kind", "privilege"))
+    ]
+
+
+def test_no_grants_measure_all_four_combinations_at_zero() -> None:
+    assert measure(inventory()) == grant_counts()
+
+
+def test_grants_are_counted_by_kind_and_privilege() -> None:
+    unknown_client = ServicePrincipal("cccccccc-0000-0000-0000-000000000001", "", "Deleted App")
+    data = inventory(
+        delegated("User.Read Directory.ReadWrite.All", grant_id="g1"),
+        delegated("user.read MAIL.READWRITE", grant_id="g2"),  # names compare case-insensitively
+        delegated("User.Read openid", grant_id="g3"),
+        delegated(None, grant_id="g4"),  # a null scope holds no permission
+        delegated("", grant_id="g5"),
+        delegated("Files.ReadWrite.All", client=unknown_client, grant_id="g6"),  # still a grant
+        application(ROLE_ID, "a1"),
+        application(ROLE_ID.upper(), "a2"),
+        application("2" * 8, "a3"),
+        application("00000000-0000-0000-0000-000000000000", "a4"),  # default access: its id, not a name
+    )
+    assert measure(data) == grant_counts(
+        delegated_high=3, delegated_other=3, application_high=2, application_other=2
+    )
+
+
+def test_the_high_privilege_list_is_a_setting() -> None:
+    data = inventory(delegated("User.Read", grant_id="g1"), application(ROLE_ID, "a1"))
+    settings = ConsentGrantsSettings(high_privilege_permissions=("user.read",))
+    assert measure(data, settings) == grant_counts(delegated_high=1, application_other=1)
+    assert measure(data, ConsentGrantsSettings(high_privilege_permissions=())) == grant_counts(
+        delegated_other=1, application_other=1
+    )
+
+
+def test_a_remembered_new_grant_that_is_gone_is_not_counted() -> None:
+    gone = NewGrant(delegated("Mail.ReadWrite", grant_id="gone"), "Some App", "Microsoft Graph", NOW - DAY)
+    data = inventory(delegated("User.Read", grant_id="g1"), new_grants=(gone,))
+    assert measure(data) == grant_counts(delegated_other=1)

@@ -1,6 +1,7 @@
 """consent-grants end to end: the findings on the session's emulated tenant are exactly the
 emulator's ground truth for the check, and grants injected at run time are reported as new on the
-next run and stay reported while they are open."""
+next run and stay reported while they are open; the grant counts of the gauge equal the tenant's
+grants and the truth's high-privilege ones."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from tests.support.checks import (
     truth_identities,
     truth_of,
 )
-from tests.support.emulator import RunningEmulator
+from tests.support.emulator import RunningEmulator, collect
 
 
 async def run_with(emulator: RunningEmulator, watermarks: MemoryWatermarks) -> list[Finding]:
@@ -147,3 +148,48 @@ async def test_injected_grants_are_new_on_the_next_run_and_stay_open(own_emulato
 
     third = await run_with(own_emulator, watermarks)
     assert identities(third) == identities(second)
+
+
+# -- the gauge on the session tenant ----------------------------------------------------------
+
+
+def application_permissions_held_by_service_principals(emulator: RunningEmulator) -> int:
+    """Every appRoleAssignment held by a service principal, read from each service principal's
+    appRoleAssignedTo (all of them, not only those the check asks: those defining app roles)."""
+    held = 0
+    with emulator.graph() as graph:
+        principals, _requests = collect(graph, "/v1.0/servicePrincipals?$select=id")
+        for principal in principals:
+            url = f"/v1.0/servicePrincipals/{principal['id']}/appRoleAssignedTo?$select=id,principalType"
+            assignments, _requests = collect(graph, url)
+            held += sum(1 for a in assignments if a["principalType"] == "ServicePrincipal")
+    return held
+
+
+async def test_the_grant_counts_equal_the_tenants_grants_and_the_truths_high_privilege_ones(
+    emulator: RunningEmulator,
+) -> None:
+    with emulator.control() as control:
+        response = control.get("/truth")
+        response.raise_for_status()
+        document = response.json()
+    high = [
+        f
+        for f in document["findings"]
+        if f["check"] == ConsentGrants.id and f["rule"] == "high-privilege-grant"
+    ]
+    high_delegated = sum(1 for f in high if f["resource"]["type"] == "oAuth2PermissionGrant")
+    high_application = sum(1 for f in high if f["resource"]["type"] == "appRoleAssignment")
+    delegated = document["counts"]["oauth2PermissionGrants"]
+    application = application_permissions_held_by_service_principals(emulator)
+    run = await run_once(emulator, ConsentGrants)
+    measured = ConsentGrants().measure(run.data, run.settings, run.context.now)
+    assert [(m.attributes["kind"], m.attributes["privilege"], m.value) for m in measured] == [
+        ("delegated", "high", high_delegated),
+        ("delegated", "other", delegated - high_delegated),
+        ("application", "high", high_application),
+        ("application", "other", application - high_application),
+    ]
+    assert (
+        min(high_delegated, high_application, delegated - high_delegated, application - high_application) > 0
+    )
