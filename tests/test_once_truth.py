@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from monitor.plugins import discover_checks
 from tests.support.emulator import RunningEmulator, start_emulator
 from tests.support.plugins import BUILTIN_CHECKS
 from tests.test_once import once, write_config
@@ -52,3 +53,18 @@ def test_once_reports_exactly_the_planted_problems(live: RunningEmulator, tmp_pa
     assert reported == truth_findings(live, started)
     assert len(document["openFindings"]) == len(reported)  # no finding twice
     assert all(f["remediation"] and f["evidence"] for f in document["openFindings"])
+    # Every check's gauges are measured and printed; only declared gauges, with their attributes.
+    checks = discover_checks().checks
+    for run in document["runs"]:
+        gauges = {gauge.name: set(gauge.attributes) for gauge in checks[run["check"]].gauges}
+        measured = {m["gauge"] for m in run["measurements"]}
+        assert measured == set(gauges), run["check"]
+        assert all(set(m["attributes"]) == gauges[m["gauge"]] for m in run["measurements"])
+    # ...with the values the check computed (exact values: tests/checks/*_emulator.py).
+    buckets = {
+        m["attributes"]["bucket"]: m["value"]
+        for run in document["runs"]
+        for m in run["measurements"]
+        if m["gauge"] == "entra_monitor.credentials.count"
+    }
+    assert set(buckets) == {"expired", "critical", "warning", "ok", "no_end_date"}
