@@ -10,6 +10,7 @@ from emulator.ids import iso
 from emulator.tenant.base import GraphObject
 from emulator.tenant.model import Tenant
 from emulator.tenant.rules import DEFAULT_BASELINE, RULES, Baseline
+from emulator.tenant.signins import WINDOW_DAYS
 from emulator.tenant.truth import (
     Finding,
     app_role_names,
@@ -111,7 +112,7 @@ class GroundTruth:
         found = self._credentials(now) + self._consents(now) + self._policies(now)
         skipped = set(self.unavailable())
         if "risky-sign-ins" not in skipped:
-            found += self._risk()
+            found += self._risk(now)
         return [f for f in found if f["check"] not in skipped]
 
     # -- credential-expiry -----------------------------------------------------------------
@@ -184,14 +185,17 @@ class GroundTruth:
 
     # -- sign-ins and risk ----------------------------------------------------------------
 
-    def _risk(self) -> list[Finding]:
+    def _risk(self, now: datetime) -> list[Finding]:
+        """Risky sign-ins within the log's retention (graph-facts §4: 30 days on P1/P2) at
+        ``now``, and the users at risk. A planted sign-in near the end of the generated 30 days
+        leaves the retention as the emulator's clock runs on, and with it its finding."""
         t = self.tenant
         found: list[Finding] = []
-        for index in sorted(t.plan.sign_in_plants):
-            sign_in = t.sign_ins.sign_in(index)
-            found += sign_in_findings(sign_in, bool(sign_in.get("@emulator.singleFactor")))
-        for sign_in in t.sign_ins.injected():
-            found += sign_in_findings(sign_in, bool(sign_in.get("@emulator.singleFactor")))
+        retained_from = now - timedelta(days=WINDOW_DAYS)
+        events = [t.sign_ins.sign_in(index) for index in sorted(t.plan.sign_in_plants)]
+        for sign_in in events + t.sign_ins.injected():
+            if parse_time(sign_in["createdDateTime"]) >= retained_from:
+                found += sign_in_findings(sign_in, bool(sign_in.get("@emulator.singleFactor")))
         for _key, user in t.risky_users.scan(None, None):
             found += risky_user_findings(user)
         return found

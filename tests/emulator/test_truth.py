@@ -20,6 +20,7 @@ from emulator.tenant.model import Tenant, TenantConfig
 from emulator.tenant.plants import APP_PLANTS, SERVICE_PRINCIPAL_PLANTS, SIGN_IN_PLANTS, per_kind
 from emulator.tenant.rules import DEFAULT_BASELINE, RULES
 from emulator.tenant.scale import PRESETS
+from emulator.tenant.signins import WINDOW_DAYS
 from emulator.tenant.truth import (
     app_role_names,
     credential_findings,
@@ -97,8 +98,10 @@ def everything(tenant: Tenant, now: datetime) -> list[dict[str, Any]]:
             now,
             DEFAULT_BASELINE,
         )
+    retained_from = now - timedelta(days=WINDOW_DAYS)  # the log's retention
     for _key, sign_in in tenant.sign_ins.scan(None, None):
-        found += sign_in_findings(sign_in, bool(sign_in.get("@emulator.singleFactor")))
+        if parse_time(sign_in["createdDateTime"]) >= retained_from:
+            found += sign_in_findings(sign_in, bool(sign_in.get("@emulator.singleFactor")))
     for _key, user in tenant.risky_users.scan(None, None):
         found += risky_user_findings(user)
     policy_checks = {"token-lifetime-drift", "access-review-due", "conditional-access-baseline"}
@@ -188,3 +191,20 @@ def test_baseline_file_states_the_baseline_the_truth_assumes() -> None:
     }
     assumed = {name: getattr(DEFAULT_BASELINE, name) for name in stated}
     assert stated == assumed
+
+
+def test_risky_sign_ins_leave_the_truth_with_the_logs_retention() -> None:
+    tenant = Tenant(TenantConfig(7, NOW, PRESETS["small"]))
+    truth = GroundTruth(tenant)
+
+    def sign_ins_at(at: datetime) -> set[str]:
+        return {f["resource"]["id"] for f in truth.findings(at) if f["resource"]["type"] == "signIn"}
+
+    later = NOW + timedelta(days=7)
+    kept = {
+        s["id"]
+        for s in (tenant.sign_ins.sign_in(i) for i in tenant.plan.sign_in_plants)
+        if parse_time(s["createdDateTime"]) >= later - timedelta(days=WINDOW_DAYS)
+    }
+    assert sign_ins_at(later) == sign_ins_at(NOW) & kept
+    assert sign_ins_at(later) < sign_ins_at(NOW)  # some planted sign-ins are more than 23 days old
