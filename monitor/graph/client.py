@@ -423,6 +423,8 @@ class GraphClient:
     def _attributes(self, target: Target) -> dict[str, str]:
         return {
             "tenant": self.tenant_id,
-            "endpoint": target.endpoint.name if target.endpoint else "other",
+            "endpoint": target.endpoint.name
+            if target.endpoint
+            else ("$batch" if target.family == "batch" else "other"),
             "family": target.family,
         }

@@ -9,7 +9,7 @@ import pytest
 from monitor.errors import GraphRequestError
 from monitor.graph.batch import BatchRequest
 from monitor.graph.client import GraphClient
-from monitor.graph.instruments import RETRIES, THROTTLED
+from monitor.graph.instruments import REQUESTS, RETRIES, THROTTLED
 from monitor.graph.query import Query, encode_query, graph_path
 from tests.support.emulator import RunningEmulator
 from tests.support.metrics import RecordedMetrics
@@ -73,6 +73,10 @@ async def test_inner_429s_are_retried_alone_after_their_retry_after(
     assert throttled > 0, "the budget is smaller than one batch, so some inner requests were throttled"
     assert metrics.total(THROTTLED, endpoint="applications.item") == throttled
     assert metrics.total(RETRIES, reason="batch_inner") == throttled
+    # The envelopes are counted as $batch (documented in docs/telemetry.md), the inner requests
+    # under their own endpoint.
+    assert metrics.total(REQUESTS, endpoint="$batch") == stats["endpoints"]["$batch"]["requests"]
+    assert metrics.total(REQUESTS, endpoint="other") == 0
     # Only the throttled requests went again: every application was asked for once plus once per 429.
     assert stats["endpoints"]["applications.item"]["requests"] == len(apps) + throttled
 
