@@ -33,6 +33,14 @@ from typing import TYPE_CHECKING, Any
 from pydantic import Field
 
 from checks.graph_values import graph_time_text
+from checks.policy_snapshot import (
+    PolicyChange,
+    Snapshot,
+    decode_snapshot,
+    encode_snapshot,
+    flatten,
+    remember_changes,
+)
 from monitor.check import Check, CheckContext, CheckSettings, Finding, Interval, Resource, Severity
 from monitor.errors import GraphLicenseError
 from monitor.graph.batch import BatchRequest
@@ -69,12 +77,8 @@ RETIRED_PROPERTIES = (
 )
 SNAPSHOT_KEY = "policy-snapshot"
 CHANGES_KEY = "policy-changes"
-SNAPSHOT_FORMAT = 1
 _TIMESPAN = re.compile(r"^(?:(\d+)\.)?(\d{1,2}):(\d{2}):(\d{2})(?:\.(\d{1,7}))?$")
 _TRAILING_COMMA = re.compile(r",\s*([}\]])")
-
-Snapshot = dict[str, dict[str, dict[str, Any]]]
-"""resource type → policy id → the tracked fields, flattened (``definition.AccessTokenLifetime``)."""
 
 
 class TokenLifetimeDriftSettings(CheckSettings):
@@ -118,19 +122,6 @@ class SessionPolicy:
     display_name: str
     state: str
     session_controls: Mapping[str, Any] | None
-
-
-@dataclass(frozen=True)
-class PolicyChange:
-    """One change seen by a run: ``before``/``after`` hold the changed fields only (None for a
-    policy added or deleted, whose other side is its whole tracked state)."""
-
-    resource_type: str
-    policy_id: str
-    display_name: str
-    detected_at: datetime
-    before: Mapping[str, Any] | None
-    after: Mapping[str, Any] | None
 
 
 @dataclass(frozen=True)
@@ -213,17 +204,7 @@ def session_policy_from_graph(raw: Mapping[str, Any]) -> SessionPolicy:
     )
 
 
-# -- the snapshot and its changes -----------------------------------------------------------
-
-
-def _flatten(prefix: str, value: Any, into: dict[str, Any]) -> None:
-    """Leaves of ``value`` under dotted names; nulls and empty objects dropped, so a control that
-    is null and one that is absent read the same."""
-    if isinstance(value, Mapping):
-        for key in sorted(value):
-            _flatten(f"{prefix}.{key}" if prefix else str(key), value[key], into)
-    elif value is not None:
-        into[prefix] = value
+# -- the snapshot ---------------------------------------------------------------------------
 
 
 def tracked_state(policy: TokenPolicy | SessionPolicy) -> dict[str, Any]:
@@ -238,10 +219,10 @@ def tracked_state(policy: TokenPolicy | SessionPolicy) -> dict[str, Any]:
         if policy.definition is None:
             state["definition"] = list(policy.raw_definition)
         else:
-            _flatten("definition", policy.definition, state)
+            flatten("definition", policy.definition, state)
     else:
         state["state"] = policy.state
-        _flatten("sessionControls", policy.session_controls, state)
+        flatten("sessionControls", policy.session_controls, state)
     return state
 
 
@@ -257,86 +238,6 @@ def take_snapshot(
             p.id: {"displayName": p.display_name, "tracked": tracked_state(p)} for p in session_policies
         },
     }
-
-
-def encode_snapshot(snapshot: Snapshot) -> str:
-    return json.dumps({"format": SNAPSHOT_FORMAT, **snapshot}, separators=(",", ":"), sort_keys=True)
-
-
-def decode_snapshot(text: str | None) -> Snapshot | None:
-    """The stored snapshot; None before the first run. Raises ValueError for one this version
-    cannot read, rather than reporting every policy as changed."""
-    if text is None:
-        return None
-    try:
-        document = json.loads(text)
-        if not isinstance(document, dict) or document.get("format") != SNAPSHOT_FORMAT:
-            raise ValueError("unknown format")
-        return {kind: dict(document[kind]) for kind in (LIFETIME_POLICY, CA_POLICY)}
-    except (ValueError, KeyError, TypeError) as error:
-        raise ValueError(
-            f"the stored {SNAPSHOT_KEY!r} watermark cannot be read ({error}); delete it to start afresh"
-        ) from None
-
-
-def policy_changes(previous: Snapshot, current: Snapshot, now: datetime) -> list[PolicyChange]:
-    """Every policy whose tracked state differs between the snapshots, added or deleted; ordered
-    by resource type, then policy id."""
-    changes: list[PolicyChange] = []
-    for kind in (LIFETIME_POLICY, CA_POLICY):
-        before_all, after_all = previous.get(kind, {}), current.get(kind, {})
-        for policy_id in sorted(before_all.keys() | after_all.keys()):
-            old, new = before_all.get(policy_id), after_all.get(policy_id)
-            name = str((new or old or {}).get("displayName") or policy_id)
-            if old is None or new is None:
-                before = None if old is None else dict(old["tracked"])
-                after = None if new is None else dict(new["tracked"])
-                changes.append(PolicyChange(kind, policy_id, name, now, before, after))
-                continue
-            old_state, new_state = old["tracked"], new["tracked"]
-            names = sorted(
-                key for key in old_state.keys() | new_state.keys() if old_state.get(key) != new_state.get(key)
-            )
-            if names:
-                before = {key: old_state.get(key) for key in names}
-                after = {key: new_state.get(key) for key in names}
-                changes.append(PolicyChange(kind, policy_id, name, now, before, after))
-    return changes
-
-
-def _change_record(change: PolicyChange) -> dict[str, Any]:
-    return {
-        "resourceType": change.resource_type,
-        "policyId": change.policy_id,
-        "displayName": change.display_name,
-        "before": None if change.before is None else dict(change.before),
-        "after": None if change.after is None else dict(change.after),
-    }
-
-
-def _change_from_record(at: datetime, record: Mapping[str, Any]) -> PolicyChange:
-    before, after = record.get("before"), record.get("after")
-    return PolicyChange(
-        str(record["resourceType"]),
-        str(record["policyId"]),
-        str(record.get("displayName") or record["policyId"]),
-        at,
-        dict(before) if isinstance(before, Mapping) else None,
-        dict(after) if isinstance(after, Mapping) else None,
-    )
-
-
-def remember_changes(
-    memory: Memory, previous: Snapshot | None, current: Snapshot, now: datetime, open_days: int
-) -> list[PolicyChange]:
-    """Add this run's changes to ``memory`` (none on the first run, when ``previous`` is None),
-    forget those seen more than ``open_days`` ago, and return every change still remembered."""
-    if previous is not None:
-        for change in policy_changes(previous, current, now):
-            change_id = f"{change.resource_type}:{change.policy_id}:{graph_time_text(now)}"
-            memory.remember(change_id, now, _change_record(change))
-    memory.forget_before(now - timedelta(days=open_days))
-    return [_change_from_record(item.at, item.record) for item in memory]
 
 
 # -- the check ------------------------------------------------------------------------------
@@ -388,7 +289,8 @@ class TokenLifetimeDrift(Check[TokenLifetimeDriftSettings, TokenInventory]):
         except GraphLicenseError as error:
             unavailable, session_policies = str(error), ()
             context.rules_unavailable(SESSION_RULES, unavailable)
-        previous = decode_snapshot(await context.watermarks.get(SNAPSHOT_KEY))
+        stored = await context.watermarks.get(SNAPSHOT_KEY)
+        previous = decode_snapshot(stored, (LIFETIME_POLICY, CA_POLICY), SNAPSHOT_KEY)
         current = take_snapshot(token_policies, session_policies)
         if unavailable is not None:
             current[CA_POLICY] = dict(previous[CA_POLICY]) if previous is not None else {}

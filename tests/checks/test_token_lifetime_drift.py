@@ -10,19 +10,22 @@ from typing import Any
 
 import pytest
 
+from checks.policy_snapshot import (
+    PolicyChange,
+    decode_snapshot,
+    encode_snapshot,
+    policy_changes,
+    remember_changes,
+)
 from checks.token_lifetime_drift import (
     CA_POLICY,
     LIFETIME_POLICY,
-    PolicyChange,
+    SNAPSHOT_KEY,
     TokenInventory,
     TokenLifetimeDrift,
     TokenLifetimeDriftSettings,
-    decode_snapshot,
-    encode_snapshot,
     parse_definition,
     parse_timespan,
-    policy_changes,
-    remember_changes,
     session_policy_from_graph,
     take_snapshot,
     token_policy_from_graph,
@@ -33,6 +36,7 @@ from monitor.memory import Memory
 from tests.support.checks import MemoryWatermarks
 
 NOW = datetime(2026, 11, 27, 12, tzinfo=UTC)
+KINDS = (LIFETIME_POLICY, CA_POLICY)
 SETTINGS = TokenLifetimeDriftSettings()
 CHECK = TokenLifetimeDrift()
 
@@ -384,12 +388,12 @@ def test_added_and_deleted_policies_are_changes() -> None:
 
 def test_a_snapshot_survives_the_watermark_and_a_foreign_one_is_refused() -> None:
     taken = snapshot([token_policy("01:00:00")], [ca_policy(signInFrequency=frequency(4))])
-    assert decode_snapshot(encode_snapshot(taken)) == taken
-    assert decode_snapshot(None) is None
+    assert decode_snapshot(encode_snapshot(taken), KINDS, SNAPSHOT_KEY) == taken
+    assert decode_snapshot(None, KINDS, SNAPSHOT_KEY) is None
     with pytest.raises(ValueError, match="policy-snapshot"):
-        decode_snapshot('{"format": 99}')
+        decode_snapshot('{"format": 99}', KINDS, SNAPSHOT_KEY)
     with pytest.raises(ValueError, match="delete it to start afresh"):
-        decode_snapshot("not json")
+        decode_snapshot("not json", KINDS, SNAPSHOT_KEY)
 
 
 # -- token-policy-changed: memory and findings ------------------------------------------------
