@@ -79,6 +79,47 @@ MIGRATIONS: tuple[Migration, ...] = (
             "ALTER TABLE runs ADD COLUMN counts TEXT NOT NULL DEFAULT '{}'",
         ),
     ),
+    Migration(
+        3,
+        "the alert outbox: one alert per announced transition, one delivery per alert and sink",
+        (
+            # ``routed`` is 0 until the alert has been fanned out to the sinks configured then.
+            """CREATE TABLE alerts (
+                alert_id INTEGER PRIMARY KEY AUTOINCREMENT,
+                alert_key TEXT NOT NULL UNIQUE,
+                created TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                fingerprint TEXT NOT NULL,
+                tenant TEXT NOT NULL,
+                check_id TEXT NOT NULL,
+                rule TEXT NOT NULL,
+                severity TEXT NOT NULL,
+                previous_severity TEXT,
+                resource_type TEXT NOT NULL,
+                resource_id TEXT NOT NULL,
+                resource_name TEXT NOT NULL,
+                message TEXT NOT NULL,
+                remediation TEXT NOT NULL,
+                evidence TEXT NOT NULL,
+                reference_list TEXT NOT NULL,
+                first_seen TEXT NOT NULL,
+                routed INTEGER NOT NULL DEFAULT 0
+            )""",
+            "CREATE INDEX alerts_unrouted ON alerts (routed, alert_id)",
+            """CREATE TABLE deliveries (
+                alert_id INTEGER NOT NULL REFERENCES alerts (alert_id),
+                sink TEXT NOT NULL,
+                status TEXT NOT NULL CHECK (status IN ('pending', 'delivered', 'parked')),
+                attempts INTEGER NOT NULL DEFAULT 0,
+                next_attempt TEXT NOT NULL,
+                last_error TEXT,
+                finished TEXT,
+                idempotency_key TEXT NOT NULL UNIQUE,
+                PRIMARY KEY (alert_id, sink)
+            ) WITHOUT ROWID""",
+            "CREATE INDEX deliveries_by_sink ON deliveries (status, sink, alert_id)",
+        ),
+    ),
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1].version

@@ -189,3 +189,31 @@ def test_a_failed_upgrade_step_leaves_the_database_at_the_version_before_it(
 
     assert user_version(path) == SCHEMA_VERSION
     assert "doomed" not in columns(path, "findings")
+
+
+def test_a_version_2_database_gets_an_empty_outbox_and_keeps_its_data(tmp_path: Path) -> None:
+    path = tmp_path / "monitor.db"
+    write_version_1(path)
+    connection = sqlite3.connect(path, isolation_level=None)
+    for statement in MIGRATIONS[1].statements:  # version 2 exactly as released
+        connection.execute(statement)
+    connection.execute("PRAGMA user_version = 2")
+    connection.close()
+
+    with open_store(path) as store:
+        assert store.findings(status=None) == [
+            StoredFinding(OPEN, "open", T0, at(6), None, None, 0),
+            StoredFinding(RESOLVED, "resolved", T0, T0, at(6), None, 2),
+        ]
+        assert store.get_watermark(TENANT, CHECK, "signIns") == "2026-11-27T17:59:00Z"
+        assert store.alerts() == []
+        assert store.deliveries() == []
+        # What version 2 had announced stays announced: only the real change gets an alert.
+        store.reconcile(TENANT, CHECK, [OPEN, RESOLVED], at(12), [])
+        assert [(alert.kind, alert.fingerprint) for alert in store.alerts()] == [
+            ("reopened", RESOLVED.fingerprint)
+        ]
+
+    assert user_version(path) == SCHEMA_VERSION == 3
+    assert "routed" in columns(path, "alerts")
+    assert "idempotency_key" in columns(path, "deliveries")
