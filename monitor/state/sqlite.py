@@ -15,21 +15,25 @@ thread; other processes open their own store on the same file.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import hashlib
+import json
 import sqlite3
 import threading
 import uuid
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from monitor.check import Finding, Severity
+from monitor.check import Finding, Resource, Severity
 from monitor.errors import StateError
 from monitor.state.codec import (
     SAVE_FINDING,
     SELECT_FINDINGS,
     counts_json,
     finding_row,
+    from_utc_text,
     run_record,
     tracked_from_row,
     utc,
@@ -38,9 +42,12 @@ from monitor.state.codec import (
 from monitor.state.lifecycle import Tracked, collapse, gone, matching_waiver, seen
 from monitor.state.migrations import migrate, schema_version
 from monitor.state.store import (
+    DELIVERY_STATUSES,
     FAILED_RUN_STATUSES,
     FINDING_STATUSES,
     RUN_STATUSES,
+    Alert,
+    Delivery,
     RunRecord,
     StateStore,
     StoredFinding,
@@ -111,7 +118,7 @@ class SqliteStateStore(StateStore):
     ) -> list[Transition]:
         now = utc(now, "now")
         current = collapse([_attributed(finding, tenant, check) for finding in findings])
-        transitions: list[Transition] = []
+        announced: list[tuple[Transition, Tracked]] = []
         changed: list[Tracked] = []
         with self._session("record findings in", write=True) as connection:
             stored = {
@@ -122,15 +129,19 @@ class SqliteStateStore(StateStore):
                 waiver = matching_waiver(finding, waivers, now.date())
                 state, transition = seen(stored.get(fingerprint), finding, waiver, now)
                 changed.append(state)
-                transitions.extend([transition] if transition else [])
+                announced.extend([(transition, state)] if transition else [])
             for fingerprint in sorted(stored.keys() - current.keys()):
                 missing = stored[fingerprint]
                 if missing.status == "open" and missing.finding.rule not in unevaluated:
                     state, transition = gone(missing, now)
                     changed.append(state)
-                    transitions.extend([transition] if transition else [])
+                    announced.extend([(transition, state)] if transition else [])
             connection.executemany(SAVE_FINDING, [finding_row(tracked) for tracked in changed])
-        return transitions
+            # The outbox is written in the same transaction: no announced change without its alert.
+            connection.executemany(
+                _INSERT_ALERT, [_alert_row(transition, state, now) for transition, state in announced]
+            )
+        return [transition for transition, _ in announced]
 
     def findings(
         self, tenant: str | None = None, check: str | None = None, status: str | None = "open"
@@ -224,6 +235,90 @@ class SqliteStateStore(StateStore):
                 failures += 1
         return failures
 
+    def alerts(self, after: int = 0, limit: int = 1000) -> list[Alert]:
+        with self._session("read alerts from") as connection:
+            rows = connection.execute(
+                f"{_SELECT_ALERTS} WHERE alert_id > ? ORDER BY alert_id LIMIT ?", (after, limit)
+            ).fetchall()
+        return [_alert(row) for row in rows]
+
+    def route_alerts(self, accepts: Mapping[str, Callable[[Alert], bool]], now: datetime) -> int:
+        due = utc_text(now, "now")
+        with self._session("route alerts in", write=True) as connection:
+            rows = connection.execute(f"{_SELECT_ALERTS} WHERE routed = 0 ORDER BY alert_id").fetchall()
+            deliveries = [
+                (alert.alert_id, sink, due, idempotency_key(alert.key, sink))
+                for alert in map(_alert, rows)
+                for sink, accepted in sorted(accepts.items())
+                if accepted(alert)
+            ]
+            connection.executemany(
+                "INSERT OR IGNORE INTO deliveries (alert_id, sink, status, next_attempt, idempotency_key) "
+                "VALUES (?, ?, 'pending', ?, ?)",
+                deliveries,
+            )
+            connection.executemany(
+                "UPDATE alerts SET routed = 1 WHERE alert_id = ?", [(row["alert_id"],) for row in rows]
+            )
+        return len(deliveries)
+
+    def due_deliveries(self, now: datetime, sinks: Collection[str], limit: int = 100) -> list[Delivery]:
+        moment = utc(now, "now")
+        with self._session("read deliveries from") as connection:
+            rows = connection.execute(
+                f"{_SELECT_DELIVERIES} WHERE d.status = 'pending' ORDER BY d.sink, d.alert_id"
+            ).fetchall()
+        due: list[Delivery] = []
+        held: set[str] = set()
+        for delivery in map(_delivery, rows):
+            if delivery.sink not in sinks or delivery.sink in held:
+                continue
+            if delivery.next_attempt > moment:
+                held.add(delivery.sink)  # in order: nothing later of this sink goes before it
+                continue
+            due.append(delivery)
+        due.sort(key=lambda delivery: (delivery.alert.alert_id, delivery.sink))
+        return due[:limit]
+
+    def deliveries(self, status: str | None = None, sink: str | None = None) -> list[Delivery]:
+        if status is not None and status not in DELIVERY_STATUSES:
+            raise ValueError(f"unknown delivery status {status!r}; accepted: {', '.join(DELIVERY_STATUSES)}")
+        with self._session("read deliveries from") as connection:
+            rows = connection.execute(
+                f"{_SELECT_DELIVERIES} WHERE (?1 IS NULL OR d.status = ?1) AND (?2 IS NULL OR d.sink = ?2) "
+                "ORDER BY d.alert_id, d.sink",
+                (status, sink),
+            ).fetchall()
+        return [_delivery(row) for row in rows]
+
+    def mark_delivered(self, alert_id: int, sink: str, now: datetime) -> None:
+        self._settle(alert_id, sink, "status = 'delivered', finished = ?", utc_text(now, "now"))
+
+    def mark_failed(self, alert_id: int, sink: str, error: str, retry_at: datetime) -> Delivery:
+        retry = utc_text(retry_at, "retry_at")
+        return self._settle(alert_id, sink, "last_error = ?, next_attempt = ?", error, retry)
+
+    def park(self, alert_id: int, sink: str, now: datetime, reason: str) -> None:
+        assignments = "status = 'parked', finished = ?, last_error = ?"
+        self._settle(alert_id, sink, assignments, utc_text(now, "now"), reason)
+
+    def _settle(self, alert_id: int, sink: str, assignments: str, *values: str) -> Delivery:
+        """Apply ``assignments`` (and one more attempt) to a pending delivery and return it as it
+        is then; ValueError if there is no such pending delivery."""
+        with self._session("record a delivery in", write=True) as connection:
+            cursor = connection.execute(
+                # ``assignments`` is fixed text from the callers above; values are parameters.
+                f"UPDATE deliveries SET attempts = attempts + 1, {assignments} "  # noqa: S608
+                "WHERE alert_id = ? AND sink = ? AND status = 'pending'",
+                (*values, alert_id, sink),
+            )
+            if cursor.rowcount == 0:
+                raise ValueError(f"no pending delivery of alert {alert_id} to sink {sink!r} in {self._path}")
+            row = connection.execute(
+                f"{_SELECT_DELIVERIES} WHERE d.alert_id = ? AND d.sink = ?", (alert_id, sink)
+            ).fetchone()
+        return _delivery(row)
+
     def check_writable(self) -> None:
         # Taking the write lock succeeds even on a read-only file; rewriting the header does not.
         with self._session("write to", write=True, keep=False) as connection:
@@ -309,3 +404,75 @@ def _listing_order(stored: StoredFinding) -> tuple[int, str, str, datetime, str]
 def _select_tracked(connection: sqlite3.Connection, where: str, *parameters: Any) -> list[Tracked]:
     rows = connection.execute(f"{SELECT_FINDINGS} {where}", parameters).fetchall()
     return [tracked_from_row(row) for row in rows]
+
+
+_ALERT_COLUMNS = (
+    "alert_key, created, kind, fingerprint, tenant, check_id, rule, severity, previous_severity, "
+    "resource_type, resource_id, resource_name, message, remediation, evidence, reference_list, first_seen"
+)
+_INSERT_ALERT = (
+    f"INSERT INTO alerts ({_ALERT_COLUMNS}) VALUES (:alert_key, :created, :kind, :fingerprint, :tenant, "  # noqa: S608
+    ":check_id, :rule, :severity, :previous_severity, :resource_type, :resource_id, :resource_name, "
+    ":message, :remediation, :evidence, :reference_list, :first_seen)"
+)
+_SELECT_ALERTS = f"SELECT alert_id, {_ALERT_COLUMNS} FROM alerts"  # noqa: S608 (fixed text)
+_SELECT_DELIVERIES = (
+    "SELECT a.alert_id, "
+    + ", ".join(f"a.{column.strip()}" for column in _ALERT_COLUMNS.split(","))
+    + ", d.sink, d.status, d.attempts, d.next_attempt, d.last_error, d.finished, d.idempotency_key "
+    "FROM deliveries AS d JOIN alerts AS a ON a.alert_id = d.alert_id"
+)
+
+
+def idempotency_key(alert_key: str, sink: str) -> str:
+    """The key a sink receives with an alert: the same for the same alert and sink, always."""
+    return hashlib.sha256(f"{alert_key}\x1f{sink}".encode()).hexdigest()[:32]
+
+
+def _alert_row(transition: Transition, state: Tracked, now: datetime) -> dict[str, Any]:
+    row = finding_row(dataclasses.replace(state, finding=transition.finding))
+    previous = transition.previous_severity
+    return {
+        **{key: row[key] for key in _ALERT_COLUMNS.split(", ") if key in row},
+        "alert_key": uuid.uuid4().hex,
+        "created": utc_text(now, "now"),
+        "kind": transition.kind,
+        "previous_severity": None if previous is None else previous.label,
+    }
+
+
+def _alert(row: sqlite3.Row) -> Alert:
+    finding = Finding(
+        row["rule"],
+        Severity.parse(row["severity"]),
+        Resource(row["resource_type"], row["resource_id"], row["resource_name"]),
+        row["message"],
+        row["remediation"],
+        json.loads(row["evidence"]),
+        tuple(json.loads(row["reference_list"])),
+        row["tenant"],
+        row["check_id"],
+    )
+    previous = row["previous_severity"]
+    return Alert(
+        int(row["alert_id"]),
+        row["alert_key"],
+        from_utc_text(row["created"]),
+        row["kind"],
+        finding,
+        from_utc_text(row["first_seen"]),
+        None if previous is None else Severity.parse(previous),
+    )
+
+
+def _delivery(row: sqlite3.Row) -> Delivery:
+    return Delivery(
+        _alert(row),
+        row["sink"],
+        row["status"],
+        int(row["attempts"]),
+        from_utc_text(row["next_attempt"]),
+        row["last_error"],
+        None if row["finished"] is None else from_utc_text(row["finished"]),
+        row["idempotency_key"],
+    )

@@ -18,7 +18,7 @@ a naive datetime is refused with ValueError.
 from __future__ import annotations
 
 import abc
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from types import TracebackType
@@ -33,6 +33,9 @@ RUN_STATUSES = ("running", "succeeded", "failed", "timed_out", "cancelled", "una
 """``unavailable``: the tenant lacks what the check needs (a licence); a verdict, not a failure."""
 FAILED_RUN_STATUSES = ("failed", "timed_out")
 """The run statuses :meth:`StateStore.consecutive_failures` counts."""
+DELIVERY_STATUSES = ("pending", "delivered", "parked")
+"""``pending``: to be sent (again) at ``next_attempt``; ``delivered``: the sink accepted it;
+``parked``: the sink refused it for good (a 4xx other than 408/429) and it is never retried."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -128,6 +131,49 @@ class RunRecord:
     error: str | None
 
 
+@dataclass(frozen=True)
+class Alert:
+    """A transition as written to the outbox by :meth:`StateStore.reconcile`.
+
+    ``alert_id`` orders alerts (a later alert has a larger id); ``key`` is a random, globally
+    unique id the idempotency keys derive from; ``created`` is the reconcile's ``now`` and
+    ``first_seen`` the finding's first sighting. ``kind`` and ``previous_severity`` are the
+    transition's.
+    """
+
+    alert_id: int
+    key: str
+    created: datetime
+    kind: str
+    finding: Finding
+    first_seen: datetime
+    previous_severity: Severity | None = None
+
+    @property
+    def fingerprint(self) -> str:
+        return self.finding.fingerprint
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One alert bound for one sink (by the sink's configured id).
+
+    ``status`` is one of :data:`DELIVERY_STATUSES`; ``attempts`` counts failed and successful
+    sends; ``last_error`` says why the latest attempt failed (never a URL or key); ``finished`` is
+    when it was delivered or parked. ``idempotency_key`` is stable for the alert and sink, so a
+    receiver recognises a repeat after a crash between sending and recording the success.
+    """
+
+    alert: Alert
+    sink: str
+    status: str
+    attempts: int
+    next_attempt: datetime
+    last_error: str | None
+    finished: datetime | None
+    idempotency_key: str
+
+
 class StateStore(abc.ABC):
     """The monitor's memory. Every method raises :class:`monitor.errors.StateError` when the
     storage itself fails (corrupt, locked by another process, not writable), and ValueError for
@@ -162,7 +208,9 @@ class StateStore(abc.ABC):
         Findings must carry ``tenant`` and ``check`` (or leave both empty: they are filled in);
         duplicates of one fingerprint collapse to the most severe. Transitions come in the order
         of ``findings``, then the resolved ones by fingerprint. Idempotent: reconciling the same
-        findings again gives no transitions. All changes of one call are one transaction.
+        findings again gives no transitions. All changes of one call are one transaction, and that
+        transaction also writes one :class:`Alert` per transition to the outbox, so an announced
+        change cannot be lost between recording it and sending it.
         """
 
     @abc.abstractmethod
@@ -209,6 +257,44 @@ class StateStore(abc.ABC):
     def abandon_running(self, ended: datetime, reason: str) -> int:
         """Mark every run still recorded as ``running`` as ``cancelled`` with ``reason`` (a worker
         starting up after a crash); the number of runs marked."""
+
+    @abc.abstractmethod
+    def alerts(self, after: int = 0, limit: int = 1000) -> list[Alert]:
+        """Alerts with an id greater than ``after``, oldest first, at most ``limit``."""
+
+    @abc.abstractmethod
+    def route_alerts(self, accepts: Mapping[str, Callable[[Alert], bool]], now: datetime) -> int:
+        """Fan every alert not yet routed out to the sinks: a pending delivery, due at ``now``,
+        for each sink id in ``accepts`` whose predicate takes the alert; then mark it routed (an
+        alert no sink takes is routed too). One transaction; the number of deliveries created.
+        Alerts routed earlier are not offered to sinks configured later."""
+
+    @abc.abstractmethod
+    def due_deliveries(self, now: datetime, sinks: Collection[str], limit: int = 100) -> list[Delivery]:
+        """Pending deliveries to ``sinks`` that may be sent at ``now``, at most ``limit``, ordered
+        by alert id then sink. Per sink, only the leading run of its pending deliveries (in alert
+        order) whose ``next_attempt`` has come: one waiting for its back-off holds back every later
+        one of the same sink, so a sink receives its alerts in order. Parked ones hold nothing."""
+
+    @abc.abstractmethod
+    def deliveries(self, status: str | None = None, sink: str | None = None) -> list[Delivery]:
+        """Deliveries filtered by status (one of :data:`DELIVERY_STATUSES`, or ``None``: any) and
+        sink, ordered by alert id then sink; ``deliveries("parked")`` lists the parked ones."""
+
+    @abc.abstractmethod
+    def mark_delivered(self, alert_id: int, sink: str, now: datetime) -> None:
+        """Record the sink's acceptance: delivered at ``now``, one more attempt. ValueError unless
+        the delivery exists and is pending."""
+
+    @abc.abstractmethod
+    def mark_failed(self, alert_id: int, sink: str, error: str, retry_at: datetime) -> Delivery:
+        """Record a failed attempt that may succeed later: one more attempt, ``error`` kept, due
+        again at ``retry_at``; the updated delivery. ValueError unless it exists and is pending."""
+
+    @abc.abstractmethod
+    def park(self, alert_id: int, sink: str, now: datetime, reason: str) -> None:
+        """Record that the sink refused the alert for good: parked at ``now`` with ``reason``, one
+        more attempt, never offered again. ValueError unless it exists and is pending."""
 
     @abc.abstractmethod
     def check_writable(self) -> None:
