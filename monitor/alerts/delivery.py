@@ -1,0 +1,220 @@
+"""Delivery from the outbox: send what is due, record the outcome, never lose or reorder an alert.
+
+:func:`deliver_due` is one round: route new alerts to the sinks, take the deliveries due now
+(per sink in alert order, at most ``batch_size``), post them, and record each outcome before the
+next send of that sink:
+
+- 2xx: delivered.
+- 408, 429, 5xx, a connection failure or a timeout: pending, retried after an exponential, capped,
+  jittered back-off (or the sink's ``Retry-After``, capped the same way); the sink's later alerts
+  wait behind it, so it receives everything in order once it is back.
+- any other 4xx: parked (the sink refuses it for good) and logged once; never retried.
+
+Delivery is at least once: a crash after the sink accepted an alert and before the success was
+recorded sends it again, with the same idempotency key, so the receiver can drop the repeat.
+Sinks are served concurrently, each one's deliveries in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from email.utils import parsedate_to_datetime
+from typing import Protocol
+
+import httpx
+
+from monitor.alerts.settings import RetrySettings
+from monitor.alerts.sinks import Sink, routes
+from monitor.state.store import Alert, Delivery, StateStore
+
+logger = logging.getLogger(__name__)
+RETRIED_STATUSES = frozenset({408, 429})
+
+
+class Outbox(Protocol):
+    """The store's outbox methods as coroutines (see :class:`monitor.state.StateStore`)."""
+
+    async def route_alerts(self, accepts: Mapping[str, Callable[[Alert], bool]], now: datetime) -> int: ...
+
+    async def due_deliveries(
+        self, now: datetime, sinks: Collection[str], limit: int = 100
+    ) -> list[Delivery]: ...
+
+    async def mark_delivered(self, alert_id: int, sink: str, now: datetime) -> None: ...
+
+    async def mark_failed(self, alert_id: int, sink: str, error: str, retry_at: datetime) -> Delivery: ...
+
+    async def park(self, alert_id: int, sink: str, now: datetime, reason: str) -> None: ...
+
+
+class ThreadedOutbox:
+    """:class:`Outbox` over a synchronous store, each call in a worker thread (the SQLite store
+    serialises calls with its own lock). The worker uses its ``AsyncStore`` instead."""
+
+    def __init__(self, store: StateStore) -> None:
+        self._store = store
+
+    async def route_alerts(self, accepts: Mapping[str, Callable[[Alert], bool]], now: datetime) -> int:
+        return await asyncio.to_thread(self._store.route_alerts, accepts, now)
+
+    async def due_deliveries(self, now: datetime, sinks: Collection[str], limit: int = 100) -> list[Delivery]:
+        return await asyncio.to_thread(self._store.due_deliveries, now, sinks, limit)
+
+    async def mark_delivered(self, alert_id: int, sink: str, now: datetime) -> None:
+        await asyncio.to_thread(self._store.mark_delivered, alert_id, sink, now)
+
+    async def mark_failed(self, alert_id: int, sink: str, error: str, retry_at: datetime) -> Delivery:
+        return await asyncio.to_thread(self._store.mark_failed, alert_id, sink, error, retry_at)
+
+    async def park(self, alert_id: int, sink: str, now: datetime, reason: str) -> None:
+        await asyncio.to_thread(self._store.park, alert_id, sink, now, reason)
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Exponential back-off with jitter: attempt ``n`` (1-based) waits ``initial * multiplier**(n-1)``
+    capped at ``max_seconds``, shortened by a random fraction up to ``jitter``."""
+
+    settings: RetrySettings = field(default_factory=RetrySettings)
+    random: Callable[[], float] = random.random
+
+    def delay(self, attempts: int, retry_after: float | None = None) -> float:
+        """Seconds to wait after ``attempts`` failed attempts; a sink's ``retry_after`` wins when it
+        asks for longer, up to ``max_seconds``."""
+        settings = self.settings
+        exponential = settings.initial_seconds * settings.multiplier ** max(attempts - 1, 0)
+        capped = min(exponential, settings.max_seconds)
+        jittered = capped * (1 - settings.jitter * self.random())
+        if retry_after is not None:
+            return min(max(jittered, retry_after), settings.max_seconds)
+        return jittered
+
+
+@dataclass
+class DeliveryReport:
+    """What one round did: deliveries delivered, to be retried and parked (alert id, sink)."""
+
+    delivered: list[tuple[int, str]] = field(default_factory=list)
+    retried: list[tuple[int, str]] = field(default_factory=list)
+    parked: list[tuple[int, str]] = field(default_factory=list)
+    routed: int = 0
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    kind: str  # delivered, retry or park
+    reason: str = ""
+    retry_after: float | None = None
+
+
+async def deliver_due(
+    outbox: Outbox,
+    sinks: Sequence[Sink],
+    client: httpx.AsyncClient,
+    now: datetime,
+    *,
+    backoff: Backoff | None = None,
+    batch_size: int = 100,
+) -> DeliveryReport:
+    """One delivery round at ``now`` (see the module docstring); what it did. Storage failures
+    raise StateError; a sink's failure never raises."""
+    backoff = backoff or Backoff()
+    report = DeliveryReport()
+    report.routed = await outbox.route_alerts(routes(sinks), now)
+    due = await outbox.due_deliveries(now, [sink.id for sink in sinks], batch_size)
+    by_id = {sink.id: sink for sink in sinks}
+    queues: dict[str, list[Delivery]] = {}
+    for delivery in due:
+        queues.setdefault(delivery.sink, []).append(delivery)
+    drains = [
+        _drain(outbox, by_id[sink_id], queue, client, now, backoff, report)
+        for sink_id, queue in queues.items()
+    ]
+    failures = [result for result in await asyncio.gather(*drains, return_exceptions=True) if result]
+    if failures:
+        raise failures[0]  # a storage failure (StateError); sinks' own failures never get here
+    return report
+
+
+async def _drain(
+    outbox: Outbox,
+    sink: Sink,
+    queue: Sequence[Delivery],
+    client: httpx.AsyncClient,
+    now: datetime,
+    backoff: Backoff,
+    report: DeliveryReport,
+) -> None:
+    """Send ``queue`` in order until the sink fails; a failure holds back the rest of the queue."""
+    for delivery in queue:
+        outcome = await _send(sink, delivery, client, now)
+        key = (delivery.alert.alert_id, sink.id)
+        if outcome.kind == "delivered":
+            await outbox.mark_delivered(*key, now)
+            report.delivered.append(key)
+        elif outcome.kind == "park":
+            await outbox.park(*key, now, outcome.reason)
+            report.parked.append(key)
+            logger.warning(
+                "alert parked: the sink refused it for good and it will not be retried",
+                extra={"sink": sink.id, "alert_id": key[0], "fingerprint": delivery.alert.fingerprint,
+                       "reason": outcome.reason},
+            )  # fmt: skip
+        else:
+            wait = backoff.delay(delivery.attempts + 1, outcome.retry_after)
+            await outbox.mark_failed(*key, outcome.reason, now + timedelta(seconds=wait))
+            report.retried.append(key)
+            logger.info(
+                "alert delivery failed; retrying later",
+                extra={
+                    "sink": sink.id,
+                    "alert_id": key[0],
+                    "reason": outcome.reason,
+                    "retry_in_seconds": wait,
+                },
+            )
+            return
+
+
+async def _send(sink: Sink, delivery: Delivery, client: httpx.AsyncClient, now: datetime) -> _Outcome:
+    """Post one delivery; the outcome, with a reason that names no URL or key."""
+    request = sink.request(delivery.alert, delivery.idempotency_key, now)
+    try:
+        response = await client.post(
+            request.url.get_secret_value(),
+            content=request.content,
+            headers=request.headers,
+            timeout=sink.timeout_seconds,
+        )
+    except httpx.TimeoutException as error:
+        return _Outcome("retry", f"no answer from the {sink.kind} sink within {sink.timeout_seconds:g} s "
+                                 f"({type(error).__name__})")  # fmt: skip
+    except httpx.TransportError as error:
+        # The exception's text may quote the URL, which is a secret: only its type is kept.
+        return _Outcome("retry", f"could not reach the {sink.kind} sink ({type(error).__name__})")
+    status = response.status_code
+    described = f"the {sink.kind} sink answered HTTP {status} {response.reason_phrase}".rstrip()
+    if 200 <= status < 300:
+        return _Outcome("delivered")
+    if status in RETRIED_STATUSES or status >= 500:
+        return _Outcome("retry", described, _retry_after(response.headers.get("Retry-After"), now))
+    return _Outcome("park", f"{described}; check the sink's URL and what it accepts")
+
+
+def _retry_after(value: str | None, now: datetime) -> float | None:
+    """Seconds from a ``Retry-After`` header (delta-seconds or an HTTP date); None if absent or bad."""
+    if not value:
+        return None
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        return max((parsedate_to_datetime(value) - now).total_seconds(), 0.0)
+    except (TypeError, ValueError):
+        return None

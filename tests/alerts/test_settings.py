@@ -1,0 +1,76 @@
+"""The [alerts] settings: sinks by kind, URLs and keys secret in every repr and message."""
+
+from __future__ import annotations
+
+import typing
+
+import pytest
+from pydantic import ValidationError
+
+from monitor.alerts import AlertSettings, Backoff, WebhookSinkSettings, build_sinks
+from monitor.alerts.settings import TransitionKind
+from monitor.check import Severity
+from monitor.state import TRANSITION_KINDS
+from tests.alerts.conftest import HMAC_KEY
+
+SLACK_URL = "https://hooks.slack.com/services/T000/B000/XXXXSECRETXXXX"
+
+
+def test_sinks_are_chosen_by_kind_with_their_defaults() -> None:
+    settings = AlertSettings.model_validate(
+        {
+            "sinks": [
+                {"kind": "slack", "id": "ops", "url": SLACK_URL},
+                {"kind": "webhook", "id": "siem", "url": "https://siem.example/in", "hmac_key": HMAC_KEY,
+                 "min_severity": "high", "tenants": ["contoso"], "checks": ["worker"]},
+            ],
+            "retry": {"initial_seconds": 5, "max_seconds": 50},
+        }
+    )  # fmt: skip
+
+    assert [type(sink).__name__ for sink in build_sinks(settings)] == ["SlackSink", "WebhookSink"]
+    slack, webhook = settings.sinks
+    assert (slack.min_severity, slack.tenants, slack.checks, slack.transitions) == (
+        Severity.LOW,
+        (),
+        (),
+        tuple(TRANSITION_KINDS),
+    )
+    assert isinstance(webhook, WebhookSinkSettings)
+    assert (webhook.min_severity, webhook.signature_header, webhook.idempotency_header) == (
+        Severity.HIGH,
+        "X-Entra-Monitor-Signature",
+        "Idempotency-Key",
+    )
+    assert Backoff(settings.retry, lambda: 0.0).delay(5) == 50
+    assert "SECRET" not in repr(settings)
+    assert HMAC_KEY not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("sink", "expected"),
+    [
+        ({"kind": "slack", "id": "ops", "url": "http://hooks.slack.com/XXXXSECRETXXXX"}, "not https"),
+        ({"kind": "slack", "id": "ops", "url": "XXXXSECRETXXXX"}, "not a URL"),
+        ({"kind": "webhook", "id": "x", "url": "https://a.example/", "hmac_key": "XXXXSECRETXXXX"},
+         "at least 32 characters"),
+        ({"kind": "pager", "id": "x", "url": SLACK_URL}, "does not match any of the expected tags"),
+    ],
+)  # fmt: skip
+def test_invalid_sinks_are_refused_without_repeating_the_secret(sink: dict[str, str], expected: str) -> None:
+    with pytest.raises(ValidationError) as raised:
+        AlertSettings.model_validate({"sinks": [sink]})
+
+    messages = " ".join(error["msg"] for error in raised.value.errors())
+    assert expected in messages
+    assert "SECRET" not in messages
+
+
+def test_sink_ids_are_unique() -> None:
+    sink = {"kind": "slack", "id": "ops", "url": SLACK_URL}
+    with pytest.raises(ValidationError, match="sink ids repeated: ops"):
+        AlertSettings.model_validate({"sinks": [sink, sink]})
+
+
+def test_the_transition_kinds_are_the_stores() -> None:
+    assert typing.get_args(TransitionKind) == TRANSITION_KINDS
