@@ -7,6 +7,7 @@ and to the one-shot commands and closes them again. Nothing else constructs thes
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +25,7 @@ from monitor.runner import CheckRunner, PreparedCheck, Tenant
 from monitor.settings import CheckConfig, MonitorSettings, WaiverSettings
 from monitor.state import Waiver
 from monitor.storage import AsyncStore
+from monitor.telemetry import Telemetry, setup_telemetry
 
 
 @dataclass(frozen=True)
@@ -47,14 +49,21 @@ class MonitorApp:
     runner: CheckRunner
     clock: Clock
     instruments: GraphInstruments = field(default_factory=GraphInstruments)
+    telemetry: Telemetry | None = None
 
     async def aclose(self) -> None:
-        """Close the Graph clients, then the store."""
+        """Close the Graph clients and the store, then flush and stop telemetry (waiting at most
+        ``worker.grace_seconds``: a dead ingestion endpoint never holds up the exit)."""
         try:
             for tenant in self.tenants:
                 await tenant.graph.aclose()
         finally:
-            await self.store.close()
+            try:
+                await self.store.close()
+            finally:
+                if self.telemetry is not None:
+                    grace = self.settings.worker.grace_seconds
+                    await asyncio.to_thread(self.telemetry.shutdown, grace)
 
 
 def prepare_checks(
@@ -143,9 +152,19 @@ async def build_app(
     if missing:
         names = ", ".join(t.name for t in settings.tenants)
         raise ConfigurationError(f"tenants: no tenant named {', '.join(map(repr, missing))}; known: {names}")
-    instruments = instruments or GraphInstruments()
-    store = await AsyncStore.open(settings.state.path)
+    if settings.telemetry.azure_monitor.entra_authentication:
+        raise ConfigurationError(
+            "telemetry.azure_monitor.entra_authentication: not available in this version yet; "
+            "use a connection string with its instrumentation key, or set it to false"
+        )
+    telemetry = setup_telemetry(settings.telemetry)
+    instruments = instruments or telemetry.graph_instruments
     tenants: list[Tenant] = []
+    try:
+        store = await AsyncStore.open(settings.state.path)
+    except BaseException:
+        telemetry.shutdown(0)
+        raise
     try:
         for tenant in chosen:
             tenants.append(Tenant(tenant.name, tenant.tenant_id, connect(tenant, instruments)))
@@ -153,9 +172,12 @@ async def build_app(
         for built in tenants:
             await built.graph.aclose()
         await store.close()
+        telemetry.shutdown(0)
         raise
-    runner = CheckRunner(store, checks, waivers_from(settings), clock)
-    return MonitorApp(settings, discovery, checks, schedules, tenants, store, runner, clock, instruments)
+    runner = CheckRunner(store, checks, waivers_from(settings), clock, telemetry.instruments)
+    return MonitorApp(
+        settings, discovery, checks, schedules, tenants, store, runner, clock, instruments, telemetry
+    )
 
 
 def describe_schedule(scheduled: Scheduled) -> str:

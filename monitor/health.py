@@ -53,6 +53,8 @@ logger = logging.getLogger(__name__)
 
 StatusSource = Callable[[], Mapping[str, Any] | Awaitable[Mapping[str, Any]]]
 ReadySource = Callable[[], list[str] | Awaitable[list[str]]]
+MetricsSource = Callable[[], tuple[bytes, str]]
+"""The Prometheus exposition and its content type (``Telemetry.prometheus_exposition``)."""
 Clock = Callable[[], float]
 
 PATHS = ("/healthz", "/readyz", "/status")
@@ -162,12 +164,14 @@ class HealthServer:
         lag_interval_seconds: float = 1.0,
         lag_window_seconds: float = 30.0,
         clock: Clock = time.monotonic,
+        metrics: MetricsSource | None = None,
     ) -> None:
         self.host = host
         self.port = port
         self.lag_threshold_seconds = lag_threshold_seconds
         self._status = status
         self._ready = ready
+        self._metrics = metrics
         self._lag = LoopLagMonitor(lag_interval_seconds, lag_window_seconds, clock)
         self._lag_task: asyncio.Task[None] | None = None
         self._server: uvicorn.Server | None = None
@@ -178,6 +182,7 @@ class HealthServer:
                 Route("/healthz", self._healthz, methods=["GET"]),
                 Route("/readyz", self._readyz, methods=["GET"]),
                 Route("/status", self._status_page, methods=["GET"]),
+                *([Route("/metrics", self._metrics_page, methods=["GET"])] if metrics else []),
             ],
             exception_handlers={404: self._not_found},
         )
@@ -279,5 +284,16 @@ class HealthServer:
             return JSONResponse({"error": f"status unavailable ({_describe(error)})"}, 500)
         return _StatusJSONResponse(dict(status))
 
+    async def _metrics_page(self, request: Request) -> Response:
+        """The Prometheus text exposition of the monitor's metrics (``[telemetry.prometheus]``)."""
+        assert self._metrics is not None  # the route exists only with a source
+        try:
+            body, content_type = await asyncio.to_thread(self._metrics)
+        except Exception as error:
+            logger.exception("the metrics page failed")
+            return JSONResponse({"error": f"metrics unavailable ({_describe(error)})"}, 500)
+        return Response(body, media_type=content_type)
+
     async def _not_found(self, request: Request, error: Exception) -> Response:
-        return JSONResponse({"error": "not found", "paths": list(PATHS)}, 404)
+        paths = [*PATHS, "/metrics"] if self._metrics else list(PATHS)
+        return JSONResponse({"error": "not found", "paths": paths}, 404)

@@ -24,6 +24,7 @@ from monitor.graph.client import GraphClient
 from monitor.logs import log_context
 from monitor.state import Transition, Waiver
 from monitor.storage import AsyncStore, StoredWatermarks
+from monitor.telemetry.instruments import MonitorInstruments
 
 WORKER_CHECK = "worker"
 """The check id under which the worker files findings about itself (failing checks)."""
@@ -93,11 +94,13 @@ class CheckRunner:
         checks: Sequence[PreparedCheck],
         waivers: Sequence[Waiver],
         clock: Clock,
+        instruments: MonitorInstruments | None = None,
     ) -> None:
         self._store = store
         self._checks = {prepared.id: prepared for prepared in checks}
         self._waivers = list(waivers)
         self._clock = clock
+        self._instruments = instruments
 
     async def run(self, tenant: Tenant, prepared: PreparedCheck) -> RunOutcome:
         """Run ``prepared`` once for ``tenant`` and record it (see the module docstring)."""
@@ -115,6 +118,7 @@ class CheckRunner:
             failing = await self._reconcile_failing(tenant)
             for transition in outcome.transitions + failing:
                 _log_transition(transition)
+            await self._record(tenant, prepared, outcome)
             logger.info(
                 "check run %s",
                 outcome.status,
@@ -160,6 +164,17 @@ class CheckRunner:
             measurements=measurements,
             unavailable=unavailable,
         )
+
+    async def _record(self, tenant: Tenant, prepared: PreparedCheck, outcome: RunOutcome) -> None:
+        """The run, its gauges and the check's open findings as metrics (when telemetry is on)."""
+        if self._instruments is None:
+            return
+        self._instruments.record_run(tenant.tenant_id, prepared.id, outcome.status, outcome.duration_seconds)
+        self._instruments.record_measurements(tenant.tenant_id, prepared.check.gauges, outcome.measurements)
+        counts = await self._store.open_counts()
+        for check_id in (prepared.id, WORKER_CHECK):
+            by_severity = {s: counts.get((tenant.tenant_id, check_id, s), 0) for s in Severity}
+            self._instruments.record_open_findings(tenant.tenant_id, check_id, by_severity)
 
     async def _finish(self, run_id: str, status: str, counts: Mapping[str, int], error: str | None) -> None:
         await self._store.finish_run(run_id, self._clock(), status, counts, error)

@@ -111,7 +111,11 @@ async def _serve(
     health: HealthServer | None = None
     if app.settings.health.enabled:
         settings = app.settings.health
-        health = HealthServer(settings.host, settings.port, worker.status, worker.readiness_problems)
+        telemetry = app.telemetry
+        metrics = telemetry.prometheus_exposition if telemetry and telemetry.prometheus_enabled else None
+        health = HealthServer(
+            settings.host, settings.port, worker.status, worker.readiness_problems, metrics=metrics
+        )
         await health.start()
     try:
         if on_started:

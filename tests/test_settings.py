@@ -43,7 +43,7 @@ from tests.support.emulator import RunningEmulator
 GUID = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 CLIENT = "11111111-2222-3333-4444-555555555555"
 SECRET = "Sup3r~S3cret.value"
-FIELDS = "tenants, checks, waivers, state, health, logging, worker, baseline"
+FIELDS = "tenants, checks, waivers, state, health, logging, worker, telemetry, baseline"
 KINDS = "client_secret, certificate, managed_identity or workload_identity"
 CERTIFICATE_ACCEPTED = (
     "an existing PEM file (certificate, and key unless private_key_path names it) or PKCS#12 file (.pfx/.p12)"

@@ -19,6 +19,7 @@ from monitor.check import CHECK_ID
 from monitor.errors import ConfigurationError
 from monitor.graph.clouds import CLOUDS, resolve_endpoints
 from monitor.graph.connection import GraphConnection
+from monitor.telemetry.settings import TelemetrySettings
 
 ENV_PREFIX = "ENTRA_MONITOR_"
 ENV_DELIMITER = "__"
@@ -214,6 +215,9 @@ class MonitorSettings(BaseSettings):
     health: HealthSettings = Field(default_factory=HealthSettings)
     logging: LogSettings = Field(default_factory=LogSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    telemetry: TelemetrySettings = Field(
+        default_factory=TelemetrySettings, description="the [telemetry] table: where metrics and events go"
+    )
     baseline: FilePath | None = Field(
         default=None, description="an existing TOML file of baseline thresholds (default: the built-in one)"
     )

@@ -130,6 +130,24 @@ path = $state_path   # SQLite file of findings, runs and watermarks
 # format = "auto"   # json, text, or auto (json unless writing to a terminal)
 # level = "INFO"    # DEBUG, INFO, WARNING, ERROR or CRITICAL
 
+# ── Telemetry: metrics (and, with alerts, events) ────────────────────────────────────────────
+# Off unless an exporter is enabled; nothing calls Microsoft by itself (docs/telemetry.md).
+[telemetry]
+# export_interval_seconds = 60.0   # how often metrics are exported
+# export_timeout_seconds = 10.0    # the longest wait for an ingestion endpoint
+[telemetry.azure_monitor]
+# enabled = false
+# connection_string = "InstrumentationKey=…;IngestionEndpoint=https://…"   # a secret; or the
+#                     APPLICATIONINSIGHTS_CONNECTION_STRING environment variable
+# storage_directory = "state/telemetry"   # keep what could not be sent, send it later
+[telemetry.prometheus]
+# enabled = false   # GET /metrics on the health server
+[telemetry.otlp]
+# enabled = false
+# endpoint = "http://127.0.0.1:4318"
+[telemetry.console]
+# enabled = false
+
 # ── Worker ──────────────────────────────────────────────────────────────────────────────────
 [worker]
 # grace_seconds = 30.0            # seconds running checks get to finish on shutdown
