@@ -8,12 +8,15 @@ and to the one-shot commands and closes them again. Nothing else constructs thes
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
 
+from monitor.alerts.dispatcher import AlertDispatcher
+from monitor.alerts.sinks import SinkSecretsFilter, build_sinks
 from monitor.baseline import load_baseline
 from monitor.check import Check, Cron, Interval, Schedule
 from monitor.clock import Clock, utc_now
@@ -48,8 +51,11 @@ class MonitorApp:
     store: AsyncStore
     runner: CheckRunner
     clock: Clock
+    alerts: AlertDispatcher
     instruments: GraphInstruments = field(default_factory=GraphInstruments)
     telemetry: Telemetry | None = None
+    log_filter: logging.Filter | None = None
+    """Masks the sinks' secrets in log records; removed again by :meth:`aclose`."""
 
     async def aclose(self) -> None:
         """Close the Graph clients and the store, then flush and stop telemetry (waiting at most
@@ -57,7 +63,9 @@ class MonitorApp:
         try:
             for tenant in self.tenants:
                 await tenant.graph.aclose()
+            await self.alerts.aclose()
         finally:
+            _remove_log_filter(self.log_filter)
             try:
                 await self.store.close()
             finally:
@@ -175,9 +183,37 @@ async def build_app(
         telemetry.shutdown(0)
         raise
     runner = CheckRunner(store, checks, waivers_from(settings), clock, telemetry.instruments)
+    sinks = build_sinks(settings.alerts, {t.tenant_id: t.name for t in settings.tenants})
+    alerts = AlertDispatcher(settings.alerts, sinks, store, clock)
+    log_filter = _install_log_filter(SinkSecretsFilter(sinks)) if sinks else None
     return MonitorApp(
-        settings, discovery, checks, schedules, tenants, store, runner, clock, instruments, telemetry
+        settings,
+        discovery,
+        checks,
+        schedules,
+        tenants,
+        store,
+        runner,
+        clock,
+        alerts,
+        instruments,
+        telemetry,
+        log_filter,
     )
+
+
+def _install_log_filter(log_filter: logging.Filter) -> logging.Filter:
+    """Mask the sinks' URLs and keys in every record the root handlers write (httpx logs each
+    request's URL, which for a webhook carries its credential, at INFO and DEBUG)."""
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(log_filter)
+    return log_filter
+
+
+def _remove_log_filter(log_filter: logging.Filter | None) -> None:
+    if log_filter is not None:
+        for handler in logging.getLogger().handlers:
+            handler.removeFilter(log_filter)
 
 
 def describe_schedule(scheduled: Scheduled) -> str:

@@ -16,7 +16,16 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from monitor.check import Finding, Severity, Watermarks
-from monitor.state import RunRecord, StateStore, StoredFinding, Transition, Waiver, open_store
+from monitor.state import (
+    Alert,
+    Delivery,
+    RunRecord,
+    StateStore,
+    StoredFinding,
+    Transition,
+    Waiver,
+    open_store,
+)
 
 T = TypeVar("T")
 
@@ -89,6 +98,26 @@ class AsyncStore:
 
     async def check_writable(self) -> None:
         await self._call(self._store.check_writable)
+
+    # -- the alert outbox (monitor.alerts.Outbox) ----------------------------------------------
+
+    async def route_alerts(self, accepts: Mapping[str, Callable[[Alert], bool]], now: datetime) -> int:
+        return await self._call(self._store.route_alerts, accepts, now)
+
+    async def due_deliveries(self, now: datetime, sinks: Collection[str], limit: int = 100) -> list[Delivery]:
+        return await self._call(self._store.due_deliveries, now, sinks, limit)
+
+    async def mark_delivered(self, alert_id: int, sink: str, now: datetime) -> None:
+        await self._call(self._store.mark_delivered, alert_id, sink, now)
+
+    async def mark_failed(self, alert_id: int, sink: str, error: str, retry_at: datetime) -> Delivery:
+        return await self._call(self._store.mark_failed, alert_id, sink, error, retry_at)
+
+    async def park(self, alert_id: int, sink: str, now: datetime, reason: str) -> None:
+        await self._call(self._store.park, alert_id, sink, now, reason)
+
+    async def deliveries(self, status: str | None = None, sink: str | None = None) -> list[Delivery]:
+        return await self._call(self._store.deliveries, status, sink)
 
     async def close(self) -> None:
         try:

@@ -74,6 +74,7 @@ async def _sweep(app: MonitorApp, progress: Progress | None) -> SweepResult:
             return outcome
 
     outcomes = await asyncio.gather(*(one(t, c) for t in app.tenants for c in app.checks))
+    await app.alerts.deliver_all()  # what cannot be delivered now stays in the outbox
     swept_checks = {prepared.id for prepared in app.checks}
     open_findings = [
         stored

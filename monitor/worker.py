@@ -24,6 +24,7 @@ from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.interval import IntervalTrigger
 
 from monitor.app import MonitorApp, Scheduled, describe_schedule
 from monitor.check import Severity
@@ -31,6 +32,8 @@ from monitor.runner import PreparedCheck, RunOutcome, Tenant
 from monitor.schedules import build_trigger as schedule_trigger
 
 logger = logging.getLogger(__name__)
+ALERT_ROUND_SECONDS = 30
+"""How often the worker sends alerts whose back-off has ended (new ones go after each run)."""
 STATE_PROBE_SECONDS = 30.0
 
 
@@ -80,6 +83,15 @@ class Worker:
                     name=f"{prepared.id} for {tenant.name}",
                     next_run_time=now,
                 )
+        if self.app.alerts.sinks:
+            # Deliveries that failed become due again as their back-off ends.
+            self._scheduler.add_job(
+                self.app.alerts.deliver,
+                IntervalTrigger(seconds=ALERT_ROUND_SECONDS),
+                id="alerts",
+                name="alert delivery",
+                next_run_time=now,
+            )
         self._scheduler.start()
         logger.info(
             "worker started",
@@ -114,6 +126,8 @@ class Worker:
         self._last[key] = outcome
         self._failures[key] = await self.app.store.consecutive_failures(tenant.tenant_id, prepared.id)
         self._open = await self.app.store.open_counts()
+        if outcome.transitions:
+            await self.app.alerts.deliver()
 
     async def _drain(self) -> None:
         self._stopping = True

@@ -43,7 +43,7 @@ from tests.support.emulator import RunningEmulator
 GUID = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 CLIENT = "11111111-2222-3333-4444-555555555555"
 SECRET = "Sup3r~S3cret.value"
-FIELDS = "tenants, checks, waivers, state, health, logging, worker, telemetry, baseline"
+FIELDS = "tenants, checks, waivers, state, health, logging, worker, alerts, telemetry, baseline"
 KINDS = "client_secret, certificate, managed_identity or workload_identity"
 CERTIFICATE_ACCEPTED = (
     "an existing PEM file (certificate, and key unless private_key_path names it) or PKCS#12 file (.pfx/.p12)"
@@ -190,6 +190,22 @@ def test_a_secret_from_the_environment_joins_a_tenant_of_the_file_by_index_or_na
         assert isinstance(credential, ClientSecretCredential)
         assert credential.client_secret.get_secret_value() == SECRET
         assert [tenant.name for tenant in settings.tenants] == ["contoso", "lab-east"]
+
+
+def test_a_sinks_url_from_the_environment_joins_its_sink_by_index_or_id(
+    tmp_path: Path, certificate: Path
+) -> None:
+    url = "https://hooks.slack.com/services/T000/B000/XXXXSECRET"
+    file = write(tmp_path, base(certificate) + '[[alerts.sinks]]\nkind = "slack"\nid = "ops-chat"\n')
+    for variable in ("ENTRA_MONITOR_ALERTS__SINKS__0__URL", "ENTRA_MONITOR_ALERTS__SINKS__OPS_CHAT__URL"):
+        (sink,) = load(file, {variable: url}).alerts.sinks
+        assert (sink.id, sink.url.get_secret_value()) == ("ops-chat", url)
+    found = problems(file, {"ENTRA_MONITOR_ALERTS__SINKS__SOC__URL": url})
+    assert found[0] == (
+        "alerts.sinks.soc (environment variable ENTRA_MONITOR_ALERTS__SINKS__SOC__URL): no such element; "
+        "accepted: an index from 0 to 1 (1 adds one), or the id of a sink in the file (ops-chat)"
+    )
+    assert all(url not in line for line in found)
 
 
 def test_tenants_can_come_from_the_environment_alone(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, FilePath, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from monitor.alerts.settings import AlertSettings
 from monitor.check import CHECK_ID
 from monitor.errors import ConfigurationError
 from monitor.graph.clouds import CLOUDS, resolve_endpoints
@@ -215,6 +216,9 @@ class MonitorSettings(BaseSettings):
     health: HealthSettings = Field(default_factory=HealthSettings)
     logging: LogSettings = Field(default_factory=LogSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    alerts: AlertSettings = Field(
+        default_factory=AlertSettings, description="the [alerts] table: where alerts go and how they retry"
+    )
     telemetry: TelemetrySettings = Field(
         default_factory=TelemetrySettings, description="the [telemetry] table: where metrics and events go"
     )

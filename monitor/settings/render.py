@@ -130,7 +130,25 @@ path = $state_path   # SQLite file of findings, runs and watermarks
 # format = "auto"   # json, text, or auto (json unless writing to a terminal)
 # level = "INFO"    # DEBUG, INFO, WARNING, ERROR or CRITICAL
 
-# ── Telemetry: metrics (and, with alerts, events) ────────────────────────────────────────────
+# ── Alerts: every finding that opens, changes or resolves, sent to Teams, Slack or a webhook ───
+# Written to the state database first, then delivered; retried with back-off until the sink takes
+# it; refused ones (4xx) are parked. docs/telemetry.md has every field and the payloads.
+[alerts]
+# batch_size = 100
+[alerts.retry]
+# initial_seconds = 30.0
+# multiplier = 2.0
+# max_seconds = 3600.0
+# jitter = 0.2
+# [[alerts.sinks]]
+# kind = "teams"            # or "slack", or "webhook" (JSON signed with hmac_key)
+# id = "ops"
+# url = "https://…"         # a secret: or ENTRA_MONITOR_ALERTS__SINKS__0__URL
+# min_severity = "high"
+# tenants = []              # names or directory ids; empty: all
+# checks = []               # check ids, "worker" for failing checks; empty: all
+
+# ── Telemetry: metrics ───────────────────────────────────────────────────────────────────────
 # Off unless an exporter is enabled; nothing calls Microsoft by itself (docs/telemetry.md).
 [telemetry]
 # export_interval_seconds = 60.0   # how often metrics are exported

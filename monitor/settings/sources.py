@@ -10,9 +10,10 @@ Environment variables are parsed by pydantic-settings' :class:`EnvSettingsSource
 ``ENTRA_MONITOR_``, ``__`` between names, JSON for lists and tables). Two additions make them
 usable with a file of several tenants:
 
-- a list (``tenants``, ``waivers``) is addressed element by element: ``TENANTS__0__…`` merges into
-  the first tenant of the file, an index past the end adds one, and for tenants a name works too
-  (``TENANTS__CONTOSO__CREDENTIAL__CLIENT_SECRET``, matched ignoring case, with ``_`` for ``-``);
+- a list (``tenants``, ``waivers``, ``alerts.sinks``) is addressed element by element:
+  ``TENANTS__0__…`` merges into the first tenant of the file, an index past the end adds one, and
+  a tenant's name or a sink's id works too (``TENANTS__CONTOSO__CREDENTIAL__CLIENT_SECRET``,
+  ``ALERTS__SINKS__OPS__URL``, matched ignoring case, with ``_`` for ``-``);
 - a check id is written with ``_`` for ``-`` (``CHECKS__CREDENTIAL_EXPIRY__ENABLED``), and a check
   setting whose value starts with ``[`` or ``{`` is read as JSON.
 
@@ -36,7 +37,12 @@ from monitor.errors import ConfigurationError
 from monitor.settings.models import ENV_DELIMITER, ENV_PREFIX, MonitorSettings
 
 SettingPath = tuple[str | int, ...]
-LIST_FIELDS = ("tenants", "waivers")
+LIST_PATHS: dict[tuple[str, ...], str | None] = {
+    ("tenants",): "name",
+    ("waivers",): None,
+    ("alerts", "sinks"): "id",
+}
+"""Lists the environment addresses element by element, and the key that names an element."""
 
 
 @dataclass(frozen=True)
@@ -112,7 +118,7 @@ def _merge_table(
     for key, value in values.items():
         here, there = (*path, key), (*source_path, key)
         existing = target.get(key)
-        if layer.addresses_elements and here in [(name,) for name in LIST_FIELDS] and isinstance(value, dict):
+        if layer.addresses_elements and here in LIST_PATHS and isinstance(value, dict):
             current = existing if isinstance(existing, list) else []
             target[key] = _merge_elements(current, value, here, there, layer, merged)
         elif isinstance(value, dict) and isinstance(existing, dict):
@@ -151,20 +157,23 @@ def _merge_elements(
 def _position(elements: list[Any], key: str, path: SettingPath) -> int | None:
     if key.isdigit():
         return min(int(key), len(elements))
-    if path != ("tenants",):
+    naming = LIST_PATHS.get(tuple(str(part) for part in path))
+    if naming is None:
         return None
     wanted = _env_spelling(key)
     for position, element in enumerate(elements):
-        if isinstance(element, dict) and _env_spelling(str(element.get("name", ""))) == wanted:
+        if isinstance(element, dict) and _env_spelling(str(element.get(naming, ""))) == wanted:
             return position
     return None
 
 
 def _no_element(elements: list[Any], path: SettingPath) -> str:
     accepted = f"an index from 0 to {len(elements)} ({len(elements)} adds one)"
-    if path == ("tenants",):
-        names = [str(element.get("name")) for element in elements if isinstance(element, dict)]
-        accepted += f", or the name of a tenant in the file ({', '.join(names) or 'none'})"
+    naming = LIST_PATHS.get(tuple(str(part) for part in path))
+    if naming is not None:
+        names = [str(element.get(naming)) for element in elements if isinstance(element, dict)]
+        what = "tenant" if naming == "name" else "sink"
+        accepted += f", or the {naming} of a {what} in the file ({', '.join(names) or 'none'})"
     return f"no such element; accepted: {accepted}"
 
 

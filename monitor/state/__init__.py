@@ -15,10 +15,13 @@ from __future__ import annotations
 from monitor.state.migrations import SCHEMA_VERSION
 from monitor.state.sqlite import DEFAULT_BUSY_TIMEOUT_SECONDS, SqliteStateStore, open_store
 from monitor.state.store import (
+    DELIVERY_STATUSES,
     FAILED_RUN_STATUSES,
     FINDING_STATUSES,
     RUN_STATUSES,
     TRANSITION_KINDS,
+    Alert,
+    Delivery,
     RunRecord,
     StateStore,
     StoredFinding,
@@ -28,11 +31,14 @@ from monitor.state.store import (
 
 __all__ = [
     "DEFAULT_BUSY_TIMEOUT_SECONDS",
+    "DELIVERY_STATUSES",
     "FAILED_RUN_STATUSES",
     "FINDING_STATUSES",
     "RUN_STATUSES",
     "SCHEMA_VERSION",
     "TRANSITION_KINDS",
+    "Alert",
+    "Delivery",
     "RunRecord",
     "SqliteStateStore",
     "StateStore",

@@ -1,0 +1,71 @@
+"""The worker's and ``once``'s side of alert delivery: the configured sinks, one HTTP client for
+them, and delivery rounds that never overlap.
+
+The worker calls :meth:`AlertDispatcher.deliver` after every check run and on a timer (a failed
+delivery becomes due again when its back-off ends); ``once`` calls :meth:`deliver_all` before it
+exits, so what it found is delivered (or left pending in the outbox for the next run) either way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+
+import httpx
+
+from monitor.alerts.delivery import Backoff, DeliveryReport, Outbox, deliver_due
+from monitor.alerts.settings import AlertSettings
+from monitor.alerts.sinks import Sink
+from monitor.clock import Clock
+from monitor.errors import StateError
+
+logger = logging.getLogger(__name__)
+
+
+class AlertDispatcher:
+    """Delivery rounds for ``sinks`` from ``outbox``; close with :meth:`aclose`."""
+
+    def __init__(self, settings: AlertSettings, sinks: Sequence[Sink], outbox: Outbox, clock: Clock) -> None:
+        self.sinks = list(sinks)
+        self._settings = settings
+        self._outbox = outbox
+        self._clock = clock
+        self._backoff = Backoff(settings.retry)
+        self._client = httpx.AsyncClient(follow_redirects=False)
+        self._round = asyncio.Lock()
+
+    async def deliver(self) -> DeliveryReport:
+        """One round now: route new alerts, send what is due. A storage failure is logged and
+        retried on the next round (the alerts stay in the outbox); a sink's failure never raises."""
+        if not self.sinks:
+            return DeliveryReport()
+        async with self._round:
+            try:
+                return await deliver_due(
+                    self._outbox,
+                    self.sinks,
+                    self._client,
+                    self._clock(),
+                    backoff=self._backoff,
+                    batch_size=self._settings.batch_size,
+                )
+            except StateError as error:
+                logger.error("alert delivery could not read or update the outbox: %s", error)
+                return DeliveryReport()
+
+    async def deliver_all(self, max_rounds: int = 50) -> DeliveryReport:
+        """Rounds until one delivers nothing more (what is left waits for its back-off)."""
+        total = DeliveryReport()
+        for _ in range(max_rounds):
+            report = await self.deliver()
+            total.delivered += report.delivered
+            total.retried += report.retried
+            total.parked += report.parked
+            total.routed += report.routed
+            if not report.delivered:
+                break
+        return total
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
