@@ -3,22 +3,29 @@
 It starts the emulator, shows the planted problems, reads two collections through the monitor's
 Graph client (real MSAL, certificate credential, paging, pacing), writes a settings file for the
 emulated tenant (the code of ``config init --from-emulator``) and runs the worker against it:
-every check on a one-minute schedule, with the health endpoint, until Ctrl+C. ``--once`` runs
-one sweep instead and exits.
+every check on a one-minute schedule, with the health endpoint and Prometheus metrics on
+``/metrics``, until Ctrl+C. ``--once`` runs one sweep instead and exits. Alerts go to a signed
+webhook on a loopback port (:mod:`monitor.demo_sink`), which prints what arrives.
 """
 
 from __future__ import annotations
 
 import asyncio
+import secrets
+from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+import httpx
 from rich.console import Console
 
 from emulator.app import EmulatorOptions
 from emulator.console import print_banner
 from emulator.run import PreparedEmulator, running
 from emulator.tenant.scale import parse_scale
+from monitor.demo_sink import DemoSink, demo_sink
 from monitor.graph.connection import connect, emulator_connection
 from monitor.graph.probe import probe
 from monitor.graph.query import Query
@@ -61,13 +68,21 @@ def walkthrough(prepared: PreparedEmulator, console: Console) -> None:
     asyncio.run(_read_through_graph(prepared, console))
 
 
-def demo_settings(prepared: PreparedEmulator, state_dir: Path, console: Console) -> MonitorSettings:
+def demo_settings(
+    prepared: PreparedEmulator, state_dir: Path, console: Console, sink: DemoSink, key: str
+) -> MonitorSettings:
     """Write a complete settings file for the running emulator (the same code as
-    ``config init --from-emulator``) and load it, with a one-minute schedule so runs show."""
+    ``config init --from-emulator``) and load it, with a one-minute schedule so runs show, the
+    local alert sink (its key stays in memory, not in the file) and Prometheus metrics."""
     checks = list(discover_checks().checks.values())
     config = state_dir / "monitor.toml"
     config.write_text(render_config(checks, prepared.info_file, state_dir / "state" / "monitor.db"))
-    overrides: dict[str, object] = {"health.port": 0}
+    webhook = {"kind": "webhook", "id": "demo", "url": sink.url, "hmac_key": key, "min_severity": "info"}
+    overrides: dict[str, object] = {
+        "health.port": 0,
+        "alerts.sinks": [webhook],
+        "telemetry.prometheus.enabled": True,
+    }
     for check in checks:
         overrides[f"checks.{check.id}.interval_seconds"] = DEMO_INTERVAL_SECONDS
         overrides[f"checks.{check.id}.jitter_seconds"] = 0
@@ -76,12 +91,46 @@ def demo_settings(prepared: PreparedEmulator, state_dir: Path, console: Console)
         f"\n[bold]Monitor[/bold] settings written to {config}"
         f" (try `entra-monitor config show --config {config}`)"
     )
-    console.print(f"  state (findings, runs, watermarks): {settings.state.path}")
+    console.print(f"  state (findings, runs, watermarks, the alert outbox): {settings.state.path}")
     console.print(
-        "  alerts and metrics (Azure Monitor, Teams, Slack) and snapshots arrive with the next parts;"
+        f"  alerts: a signed webhook at {sink.url} (this process checks each signature); in real use"
+        " Teams, Slack or your own endpoint"
     )
-    console.print("  until then every finding that opens or resolves is a structured log line.")
     return settings
+
+
+def print_alert(console: Console) -> Callable[[dict[str, Any]], None]:
+    def printed(alert: dict[str, Any]) -> None:
+        resource = alert["resource"]["name"] or alert["resource"]["id"]
+        console.print(f"  [bold]alert[/bold] {alert['title']} — {resource}", highlight=False)
+
+    return printed
+
+
+def print_received(sink: DemoSink, console: Console) -> None:
+    by_severity = Counter(alert["severity"] for alert in sink.alerts)
+    order = ("critical", "high", "medium", "low", "info")
+    counts = ", ".join(f"{by_severity[s]} {s}" for s in order if by_severity[s])
+    console.print(
+        f"  {len(sink.alerts)} alerts arrived at the local webhook, each signature verified"
+        f" ({counts or 'none'}); {sink.refused} refused, {sink.repeats} repeats dropped"
+    )
+
+
+async def show_metrics(worker: Worker, port: int, console: Console) -> None:
+    """Once every check has run, print what the Prometheus endpoint says about open findings."""
+    # The worker has no event for "every check ran once"; a demo can poll its status.
+    while not all(entry["lastRun"] for entry in worker.status()["checks"]):  # noqa: ASYNC110
+        await asyncio.sleep(1)
+    async with httpx.AsyncClient() as http:
+        text = (await http.get(f"http://127.0.0.1:{port}/metrics")).text
+    open_findings: Counter[str] = Counter()
+    for line in text.splitlines():
+        if line.startswith("entra_monitor_findings_open{"):
+            severity = line.split('severity="', 1)[1].split('"', 1)[0]
+            open_findings[severity] += int(float(line.rsplit(" ", 1)[1]))
+    summary = ", ".join(f"{count} {severity}" for severity, count in sorted(open_findings.items()))
+    console.print(f"  metrics: http://127.0.0.1:{port}/metrics says open findings: {summary}")
 
 
 def print_sweep_summary(result: SweepResult, console: Console) -> None:
@@ -96,22 +145,35 @@ def run_demo(*, seed: int, scale: str, once: bool, state_dir: Path, console: Con
     except ValueError as error:
         console.print(f"[red]error:[/red] {error}")
         return 2
+    key = secrets.token_urlsafe(32)
     with running(options, state_dir) as prepared:
         print_banner(prepared, console)
         walkthrough(prepared, console)
-        settings = demo_settings(prepared, state_dir, console)
-        if once:
-            console.print("\n[bold]One sweep[/bold] of every check (`entra-monitor once`):")
-            print_sweep_summary(asyncio.run(sweep(settings)), console)
-            return 0
-        configure_logging("text", "INFO")
-        console.print(
-            f"\n[bold]Worker[/bold] running every check every {DEMO_INTERVAL_SECONDS} s against"
-            f" {prepared.base_url}; press Ctrl+C to stop."
-        )
+        on_alert = (lambda _alert: None) if once else print_alert(console)
+        with demo_sink(key.encode(), on_alert) as sink:
+            settings = demo_settings(prepared, state_dir, console, sink, key)
+            if once:
+                console.print("\n[bold]One sweep[/bold] of every check (`entra-monitor once`):")
+                print_sweep_summary(asyncio.run(sweep(settings)), console)
+                print_received(sink, console)
+                return 0
+            return _run_worker(prepared, settings, console)
 
-        def started(worker: Worker, port: int | None) -> None:
-            console.print(f"  health: http://127.0.0.1:{port}/healthz, /readyz and /status")
 
-        asyncio.run(run_worker(settings, on_started=started))
+def _run_worker(prepared: PreparedEmulator, settings: MonitorSettings, console: Console) -> int:
+    configure_logging("text", "INFO")
+    console.print(
+        f"\n[bold]Worker[/bold] running every check every {DEMO_INTERVAL_SECONDS} s against"
+        f" {prepared.base_url}; press Ctrl+C to stop."
+    )
+    tasks: set[asyncio.Task[None]] = set()
+
+    def started(worker: Worker, port: int | None) -> None:
+        console.print(f"  health: http://127.0.0.1:{port}/healthz, /readyz, /status and /metrics")
+        if port is not None:
+            task = asyncio.get_running_loop().create_task(show_metrics(worker, port, console))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+
+    asyncio.run(run_worker(settings, on_started=started))
     return 0

@@ -108,3 +108,38 @@ def test_demo_once_walks_through_the_planted_tenant(tmp_path: Path) -> None:
     assert f"found {high_risk} successful high-risk sign-ins" in result.stdout
     assert "acquired an app-only Graph token with MSAL and the certificate client" in result.stdout
     assert "13 of 13 collections answer the certificate client" in result.stdout
+    # Every finding the sweep opened reached the demo's local webhook once, signature verified.
+    found = re.search(r"(\d+) findings open in the state store", result.stdout)
+    assert found is not None
+    opened = int(found[1])
+    assert opened == len(truth["findings"])
+    assert f"{opened} alerts arrived at the local webhook, each signature verified" in result.stdout
+    assert "; 0 refused, 0 repeats dropped" in result.stdout
+
+
+def test_demo_worker_prints_alerts_as_they_arrive_and_the_prometheus_metrics(tmp_path: Path) -> None:
+    command = [console_script(), "demo", "--scale", "tiny", "--seed", "9", "--state-dir", str(tmp_path)]
+    environment = {**ENVIRONMENT, "COLUMNS": "400"}
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=environment
+    )
+    assert process.stdout is not None
+    lines: list[str] = []
+    try:
+        for line in process.stdout:
+            lines.append(line)
+            if "/metrics says open findings:" in line:
+                break
+        process.send_signal(signal.SIGINT)
+        rest, _ = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    output = "".join(lines) + rest
+    assert process.returncode == 0, output
+    # A run's alerts may be printed just after the metrics line: count them in the whole output.
+    alerts = [line for line in output.splitlines() if line.lstrip().startswith("alert New ")]
+    summary = next(line for line in lines if "/metrics says open findings:" in line)
+    counted = sum(int(count) for count in re.findall(r"(\d+) (?:critical|high|medium|low|info)", summary))
+    assert len(alerts) == counted
+    assert counted > 0
+    assert "worker stopped" in output
