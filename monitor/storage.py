@@ -11,7 +11,7 @@ import asyncio
 import functools
 from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -101,8 +101,18 @@ class AsyncStore:
 
     # -- the alert outbox (monitor.alerts.Outbox) ----------------------------------------------
 
-    async def route_alerts(self, accepts: Mapping[str, Callable[[Alert], bool]], now: datetime) -> int:
-        return await self._call(self._store.route_alerts, accepts, now)
+    async def write_reminders(
+        self, now: datetime, min_severity: Severity, interval: timedelta
+    ) -> list[Alert]:
+        return await self._call(self._store.write_reminders, now, min_severity, interval)
+
+    async def route_alerts(
+        self,
+        accepts: Mapping[str, Callable[[Alert], bool]],
+        now: datetime,
+        digest_over: Mapping[str, int] | None = None,
+    ) -> int:
+        return await self._call(self._store.route_alerts, accepts, now, digest_over)
 
     async def due_deliveries(self, now: datetime, sinks: Collection[str], limit: int = 100) -> list[Delivery]:
         return await self._call(self._store.due_deliveries, now, sinks, limit)

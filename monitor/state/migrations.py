@@ -81,9 +81,10 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(
         3,
-        "the alert outbox: one alert per announced transition, one delivery per alert and sink",
+        "the alert outbox: one alert per announced transition or reminder, one delivery per alert and sink",
         (
-            # ``routed`` is 0 until the alert has been fanned out to the sinks configured then.
+            # ``routed`` is 0 until the alert has been fanned out to the sinks configured then;
+            # ``batch`` names the reconcile (or reminder round) of one check that wrote the alert.
             """CREATE TABLE alerts (
                 alert_id INTEGER PRIMARY KEY AUTOINCREMENT,
                 alert_key TEXT NOT NULL UNIQUE,
@@ -103,9 +104,13 @@ MIGRATIONS: tuple[Migration, ...] = (
                 evidence TEXT NOT NULL,
                 reference_list TEXT NOT NULL,
                 first_seen TEXT NOT NULL,
+                batch TEXT NOT NULL DEFAULT '',
                 routed INTEGER NOT NULL DEFAULT 0
             )""",
             "CREATE INDEX alerts_unrouted ON alerts (routed, alert_id)",
+            # The latest alert about a finding decides when it is due a reminder.
+            "CREATE INDEX alerts_by_fingerprint ON alerts (fingerprint, created)",
+            # ``digest``: the idempotency key of the digest this delivery is sent in (NULL: alone).
             """CREATE TABLE deliveries (
                 alert_id INTEGER NOT NULL REFERENCES alerts (alert_id),
                 sink TEXT NOT NULL,
@@ -115,6 +120,7 @@ MIGRATIONS: tuple[Migration, ...] = (
                 last_error TEXT,
                 finished TEXT,
                 idempotency_key TEXT NOT NULL UNIQUE,
+                digest TEXT,
                 PRIMARY KEY (alert_id, sink)
             ) WITHOUT ROWID""",
             "CREATE INDEX deliveries_by_sink ON deliveries (status, sink, alert_id)",

@@ -22,7 +22,7 @@ import sqlite3
 import threading
 import uuid
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -120,6 +120,7 @@ class SqliteStateStore(StateStore):
         current = collapse([_attributed(finding, tenant, check) for finding in findings])
         announced: list[tuple[Transition, Tracked]] = []
         changed: list[Tracked] = []
+        batch = uuid.uuid4().hex
         with self._session("record findings in", write=True) as connection:
             stored = {
                 tracked.finding.fingerprint: tracked
@@ -139,7 +140,7 @@ class SqliteStateStore(StateStore):
             connection.executemany(SAVE_FINDING, [finding_row(tracked) for tracked in changed])
             # The outbox is written in the same transaction: no announced change without its alert.
             connection.executemany(
-                _INSERT_ALERT, [_alert_row(transition, state, now) for transition, state in announced]
+                _INSERT_ALERT, [_alert_row(transition, state, now, batch) for transition, state in announced]
             )
         return [transition for transition, _ in announced]
 
@@ -242,19 +243,81 @@ class SqliteStateStore(StateStore):
             ).fetchall()
         return [_alert(row) for row in rows]
 
-    def route_alerts(self, accepts: Mapping[str, Callable[[Alert], bool]], now: datetime) -> int:
+    def write_reminders(self, now: datetime, min_severity: Severity, interval: timedelta) -> list[Alert]:
+        now = utc(now, "now")
+        if interval <= timedelta(0):
+            raise ValueError(f"the reminder interval must be positive, not {interval}")
+        with self._session("write reminders to", write=True) as connection:
+            candidates = _select_tracked(
+                connection, "WHERE status = 'open' AND waiver IS NULL AND alerted = 1 ORDER BY fingerprint"
+            )
+            latest = dict(
+                connection.execute(
+                    "SELECT fingerprint, max(created) FROM alerts WHERE fingerprint IN "
+                    "(SELECT fingerprint FROM findings WHERE status = 'open' AND waiver IS NULL) "
+                    "GROUP BY fingerprint"
+                ).fetchall()
+            )
+            due: dict[tuple[str, str], list[Tracked]] = {}
+            for tracked in candidates:
+                finding = tracked.finding
+                last = latest.get(finding.fingerprint)
+                notified = tracked.first_seen if last is None else from_utc_text(last)
+                if finding.severity >= min_severity and now - notified >= interval:
+                    due.setdefault((finding.tenant, finding.check), []).append(tracked)
+            rows = [
+                _alert_row(
+                    Transition("reminder", tracked.finding.fingerprint, tracked.finding), tracked, now, batch
+                )
+                for group, batch in (
+                    (group, uuid.uuid4().hex) for group in sorted(due.values(), key=_group_order)
+                )
+                for tracked in sorted(group, key=_reminder_order)
+            ]
+            first = connection.execute("SELECT coalesce(max(alert_id), 0) FROM alerts").fetchone()[0]
+            connection.executemany(_INSERT_ALERT, rows)
+            written = connection.execute(
+                f"{_SELECT_ALERTS} WHERE alert_id > ? ORDER BY alert_id", (first,)
+            ).fetchall()
+        return [_alert(row) for row in written]
+
+    def route_alerts(
+        self,
+        accepts: Mapping[str, Callable[[Alert], bool]],
+        now: datetime,
+        digest_over: Mapping[str, int] | None = None,
+    ) -> int:
         due = utc_text(now, "now")
+        thresholds = digest_over or {}
         with self._session("route alerts in", write=True) as connection:
             rows = connection.execute(f"{_SELECT_ALERTS} WHERE routed = 0 ORDER BY alert_id").fetchall()
-            deliveries = [
-                (alert.alert_id, sink, due, idempotency_key(alert.key, sink))
+            routed = [
+                (alert, sink)
                 for alert in map(_alert, rows)
                 for sink, accepted in sorted(accepts.items())
                 if accepted(alert)
             ]
+            per_batch: dict[tuple[str, str], int] = {}
+            for alert, sink in routed:
+                per_batch[(alert.batch, sink)] = per_batch.get((alert.batch, sink), 0) + 1
+            deliveries = [
+                (
+                    alert.alert_id,
+                    sink,
+                    due,
+                    idempotency_key(alert.key, sink),
+                    digest_key(alert.batch, sink)
+                    if alert.batch
+                    and sink in thresholds
+                    and per_batch[(alert.batch, sink)] > thresholds[sink]
+                    else None,
+                )
+                for alert, sink in routed
+            ]
             connection.executemany(
-                "INSERT OR IGNORE INTO deliveries (alert_id, sink, status, next_attempt, idempotency_key) "
-                "VALUES (?, ?, 'pending', ?, ?)",
+                "INSERT OR IGNORE INTO deliveries "
+                "(alert_id, sink, status, next_attempt, idempotency_key, digest) "
+                "VALUES (?, ?, 'pending', ?, ?, ?)",
                 deliveries,
             )
             connection.executemany(
@@ -278,7 +341,10 @@ class SqliteStateStore(StateStore):
                 continue
             due.append(delivery)
         due.sort(key=lambda delivery: (delivery.alert.alert_id, delivery.sink))
-        return due[:limit]
+        chosen = due[:limit]
+        # A digest is sent whole: the rest of one that the limit cut goes along.
+        digests = {delivery.digest for delivery in chosen if delivery.digest}
+        return chosen + [delivery for delivery in due[limit:] if delivery.digest in digests]
 
     def deliveries(self, status: str | None = None, sink: str | None = None) -> list[Delivery]:
         if status is not None and status not in DELIVERY_STATUSES:
@@ -408,18 +474,20 @@ def _select_tracked(connection: sqlite3.Connection, where: str, *parameters: Any
 
 _ALERT_COLUMNS = (
     "alert_key, created, kind, fingerprint, tenant, check_id, rule, severity, previous_severity, "
-    "resource_type, resource_id, resource_name, message, remediation, evidence, reference_list, first_seen"
+    "resource_type, resource_id, resource_name, message, remediation, evidence, reference_list, first_seen, "
+    "batch"
 )
 _INSERT_ALERT = (
     f"INSERT INTO alerts ({_ALERT_COLUMNS}) VALUES (:alert_key, :created, :kind, :fingerprint, :tenant, "  # noqa: S608
     ":check_id, :rule, :severity, :previous_severity, :resource_type, :resource_id, :resource_name, "
-    ":message, :remediation, :evidence, :reference_list, :first_seen)"
+    ":message, :remediation, :evidence, :reference_list, :first_seen, :batch)"
 )
 _SELECT_ALERTS = f"SELECT alert_id, {_ALERT_COLUMNS} FROM alerts"  # noqa: S608 (fixed text)
 _SELECT_DELIVERIES = (
     "SELECT a.alert_id, "
     + ", ".join(f"a.{column.strip()}" for column in _ALERT_COLUMNS.split(","))
-    + ", d.sink, d.status, d.attempts, d.next_attempt, d.last_error, d.finished, d.idempotency_key "
+    + ", d.sink, d.status, d.attempts, d.next_attempt, d.last_error, d.finished, d.idempotency_key, "
+    "d.digest "
     "FROM deliveries AS d JOIN alerts AS a ON a.alert_id = d.alert_id"
 )
 
@@ -429,7 +497,20 @@ def idempotency_key(alert_key: str, sink: str) -> str:
     return hashlib.sha256(f"{alert_key}\x1f{sink}".encode()).hexdigest()[:32]
 
 
-def _alert_row(transition: Transition, state: Tracked, now: datetime) -> dict[str, Any]:
+def digest_key(batch: str, sink: str) -> str:
+    """The idempotency key of the digest that carries ``batch``'s alerts to ``sink``."""
+    return idempotency_key(f"digest\x1f{batch}", sink)
+
+
+def _group_order(group: list[Tracked]) -> tuple[str, str]:
+    return (group[0].finding.tenant, group[0].finding.check)
+
+
+def _reminder_order(tracked: Tracked) -> tuple[int, datetime, str]:
+    return (-tracked.finding.severity, tracked.first_seen, tracked.finding.fingerprint)
+
+
+def _alert_row(transition: Transition, state: Tracked, now: datetime, batch: str) -> dict[str, Any]:
     row = finding_row(dataclasses.replace(state, finding=transition.finding))
     previous = transition.previous_severity
     return {
@@ -438,6 +519,7 @@ def _alert_row(transition: Transition, state: Tracked, now: datetime) -> dict[st
         "created": utc_text(now, "now"),
         "kind": transition.kind,
         "previous_severity": None if previous is None else previous.label,
+        "batch": batch,
     }
 
 
@@ -462,6 +544,7 @@ def _alert(row: sqlite3.Row) -> Alert:
         finding,
         from_utc_text(row["first_seen"]),
         None if previous is None else Severity.parse(previous),
+        row["batch"],
     )
 
 
@@ -475,4 +558,5 @@ def _delivery(row: sqlite3.Row) -> Delivery:
         row["last_error"],
         None if row["finished"] is None else from_utc_text(row["finished"]),
         row["idempotency_key"],
+        row["digest"],
     )

@@ -20,7 +20,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from types import TracebackType
 from typing import Self
 
@@ -29,6 +29,8 @@ from monitor.errors import ConfigurationError
 
 FINDING_STATUSES = ("open", "resolved")
 TRANSITION_KINDS = ("new", "reopened", "resolved", "severity_raised", "severity_lowered")
+ALERT_KINDS = (*TRANSITION_KINDS, "reminder")
+"""What an :class:`Alert` announces: a transition, or a ``reminder`` that a finding is still open."""
 RUN_STATUSES = ("running", "succeeded", "failed", "timed_out", "cancelled", "unavailable")
 """``unavailable``: the tenant lacks what the check needs (a licence); a verdict, not a failure."""
 FAILED_RUN_STATUSES = ("failed", "timed_out")
@@ -137,8 +139,9 @@ class Alert:
 
     ``alert_id`` orders alerts (a later alert has a larger id); ``key`` is a random, globally
     unique id the idempotency keys derive from; ``created`` is the reconcile's ``now`` and
-    ``first_seen`` the finding's first sighting. ``kind`` and ``previous_severity`` are the
-    transition's.
+    ``first_seen`` the finding's first sighting. ``kind`` (one of :data:`ALERT_KINDS`) and
+    ``previous_severity`` are the transition's. ``batch`` is the same for every alert one
+    reconcile (or one reminder round of one tenant's check) wrote: the unit a digest summarises.
     """
 
     alert_id: int
@@ -148,6 +151,7 @@ class Alert:
     finding: Finding
     first_seen: datetime
     previous_severity: Severity | None = None
+    batch: str = ""
 
     @property
     def fingerprint(self) -> str:
@@ -162,6 +166,8 @@ class Delivery:
     sends; ``last_error`` says why the latest attempt failed (never a URL or key); ``finished`` is
     when it was delivered or parked. ``idempotency_key`` is stable for the alert and sink, so a
     receiver recognises a repeat after a crash between sending and recording the success.
+    ``digest`` is set when the alert goes to this sink inside a digest: the digest's own
+    idempotency key, shared by every delivery it carries (they are sent and settled together).
     """
 
     alert: Alert
@@ -172,6 +178,7 @@ class Delivery:
     last_error: str | None
     finished: datetime | None
     idempotency_key: str
+    digest: str | None = None
 
 
 class StateStore(abc.ABC):
@@ -263,15 +270,32 @@ class StateStore(abc.ABC):
         """Alerts with an id greater than ``after``, oldest first, at most ``limit``."""
 
     @abc.abstractmethod
-    def route_alerts(self, accepts: Mapping[str, Callable[[Alert], bool]], now: datetime) -> int:
+    def write_reminders(self, now: datetime, min_severity: Severity, interval: timedelta) -> list[Alert]:
+        """Write a ``reminder`` alert for every open, announced, unwaived finding at or above
+        ``min_severity`` whose latest alert (of any kind; its first sighting if it has none) is at
+        least ``interval`` before ``now``; the alerts written, one batch per (tenant, check). One
+        transaction, and the alert itself is the record: calling it again before another
+        ``interval`` has passed writes nothing, across restarts too."""
+
+    @abc.abstractmethod
+    def route_alerts(
+        self,
+        accepts: Mapping[str, Callable[[Alert], bool]],
+        now: datetime,
+        digest_over: Mapping[str, int] | None = None,
+    ) -> int:
         """Fan every alert not yet routed out to the sinks: a pending delivery, due at ``now``,
         for each sink id in ``accepts`` whose predicate takes the alert; then mark it routed (an
         alert no sink takes is routed too). One transaction; the number of deliveries created.
-        Alerts routed earlier are not offered to sinks configured later."""
+        Alerts routed earlier are not offered to sinks configured later.
+
+        ``digest_over`` maps sink ids to a threshold: when one batch gives that sink more
+        deliveries than its threshold, they are bound into one digest (:attr:`Delivery.digest`)."""
 
     @abc.abstractmethod
     def due_deliveries(self, now: datetime, sinks: Collection[str], limit: int = 100) -> list[Delivery]:
-        """Pending deliveries to ``sinks`` that may be sent at ``now``, at most ``limit``, ordered
+        """Pending deliveries to ``sinks`` that may be sent at ``now``, at most ``limit`` (a digest
+        is never cut: all of its pending deliveries come together, even past ``limit``), ordered
         by alert id then sink. Per sink, only the leading run of its pending deliveries (in alert
         order) whose ``next_attempt`` has come: one waiting for its back-off holds back every later
         one of the same sink, so a sink receives its alerts in order. Parked ones hold nothing."""
