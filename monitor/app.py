@@ -169,6 +169,9 @@ async def build_app(
     instruments = instruments or telemetry.graph_instruments
     tenants: list[Tenant] = []
     try:
+        # Alerts become Application Insights events only through an enabled Azure Monitor exporter.
+        events = telemetry if settings.telemetry.azure_monitor.enabled else None
+        sinks = build_sinks(settings.alerts, {t.tenant_id: t.name for t in settings.tenants}, events=events)
         store = await AsyncStore.open(settings.state.path)
     except BaseException:
         telemetry.shutdown(0)
@@ -183,7 +186,6 @@ async def build_app(
         telemetry.shutdown(0)
         raise
     runner = CheckRunner(store, checks, waivers_from(settings), clock, telemetry.instruments)
-    sinks = build_sinks(settings.alerts, {t.tenant_id: t.name for t in settings.tenants})
     alerts = AlertDispatcher(settings.alerts, sinks, store, clock)
     log_filter = _install_log_filter(SinkSecretsFilter(sinks)) if sinks else None
     return MonitorApp(

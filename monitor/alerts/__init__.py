@@ -2,9 +2,11 @@
 
 ::
 
-    sinks = build_sinks(settings.alerts, tenant_names)        # from [alerts] settings
+    sinks = build_sinks(settings.alerts, tenant_names, events=telemetry)   # from [alerts] settings
     store.reconcile(...)                                       # writes one Alert per transition
-    report = await deliver_due(outbox, sinks, client, now, backoff=Backoff(settings.alerts.retry))
+    store.write_reminders(now, Severity.HIGH, timedelta(hours=24))   # still-open findings again
+    report = await deliver_due(outbox, sinks, client, now, backoff=Backoff(settings.alerts.retry),
+                               digest_threshold=settings.alerts.digest_threshold)
 
 The outbox lives in the state database (:meth:`monitor.state.StateStore.route_alerts` and the
 methods after it); ``payloads.py`` says what an alert carries, ``sinks.py`` how each sink wants it,
@@ -14,9 +16,20 @@ methods after it); ``payloads.py`` says what an alert carries, ``sinks.py`` how 
 from __future__ import annotations
 
 from monitor.alerts.delivery import Backoff, DeliveryReport, Outbox, ThreadedOutbox, deliver_due
-from monitor.alerts.payloads import alert_document, event_name, slack_message, teams_message
+from monitor.alerts.payloads import (
+    ALERT_EVENT,
+    alert_document,
+    digest_document,
+    event_name,
+    event_properties,
+    slack_digest,
+    slack_message,
+    teams_digest,
+    teams_message,
+)
 from monitor.alerts.settings import (
     AlertSettings,
+    AzureMonitorSinkSettings,
     RetrySettings,
     SinkSettings,
     SlackSinkSettings,
@@ -24,8 +37,12 @@ from monitor.alerts.settings import (
     WebhookSinkSettings,
 )
 from monitor.alerts.sinks import (
+    AzureMonitorSink,
+    EventEmitter,
+    HttpSink,
     Sink,
     SinkRequest,
+    SinkSecretsFilter,
     SlackSink,
     TeamsSink,
     WebhookSink,
@@ -35,9 +52,14 @@ from monitor.alerts.sinks import (
 )
 
 __all__ = [
+    "ALERT_EVENT",
     "AlertSettings",
+    "AzureMonitorSink",
+    "AzureMonitorSinkSettings",
     "Backoff",
     "DeliveryReport",
+    "EventEmitter",
+    "HttpSink",
     "Outbox",
     "RetrySettings",
     "Sink",
@@ -55,8 +77,12 @@ __all__ = [
     "build_sink",
     "build_sinks",
     "deliver_due",
+    "digest_document",
     "event_name",
+    "event_properties",
     "sign",
+    "slack_digest",
     "slack_message",
+    "teams_digest",
     "teams_message",
 ]

@@ -13,6 +13,10 @@ next send of that sink:
 Delivery is at least once: a crash after the sink accepted an alert and before the success was
 recorded sends it again, with the same idempotency key, so the receiver can drop the repeat.
 Sinks are served concurrently, each one's deliveries in order.
+
+Digests: when routing binds one batch's deliveries to a sink into a digest (more than
+``digest_threshold`` of them), they are posted as one message under the digest's own idempotency
+key and settled together: all delivered, all retried, or all parked.
 """
 
 from __future__ import annotations
@@ -29,7 +33,8 @@ from typing import Protocol
 import httpx
 
 from monitor.alerts.settings import RetrySettings
-from monitor.alerts.sinks import Sink, routes
+from monitor.alerts.sinks import AzureMonitorSink, HttpSink, Sink, digest_thresholds, routes
+from monitor.check import Severity
 from monitor.state.store import Alert, Delivery, StateStore
 
 logger = logging.getLogger(__name__)
@@ -39,7 +44,16 @@ RETRIED_STATUSES = frozenset({408, 429})
 class Outbox(Protocol):
     """The store's outbox methods as coroutines (see :class:`monitor.state.StateStore`)."""
 
-    async def route_alerts(self, accepts: Mapping[str, Callable[[Alert], bool]], now: datetime) -> int: ...
+    async def write_reminders(
+        self, now: datetime, min_severity: Severity, interval: timedelta
+    ) -> list[Alert]: ...
+
+    async def route_alerts(
+        self,
+        accepts: Mapping[str, Callable[[Alert], bool]],
+        now: datetime,
+        digest_over: Mapping[str, int] | None = None,
+    ) -> int: ...
 
     async def due_deliveries(
         self, now: datetime, sinks: Collection[str], limit: int = 100
@@ -59,8 +73,18 @@ class ThreadedOutbox:
     def __init__(self, store: StateStore) -> None:
         self._store = store
 
-    async def route_alerts(self, accepts: Mapping[str, Callable[[Alert], bool]], now: datetime) -> int:
-        return await asyncio.to_thread(self._store.route_alerts, accepts, now)
+    async def write_reminders(
+        self, now: datetime, min_severity: Severity, interval: timedelta
+    ) -> list[Alert]:
+        return await asyncio.to_thread(self._store.write_reminders, now, min_severity, interval)
+
+    async def route_alerts(
+        self,
+        accepts: Mapping[str, Callable[[Alert], bool]],
+        now: datetime,
+        digest_over: Mapping[str, int] | None = None,
+    ) -> int:
+        return await asyncio.to_thread(self._store.route_alerts, accepts, now, digest_over)
 
     async def due_deliveries(self, now: datetime, sinks: Collection[str], limit: int = 100) -> list[Delivery]:
         return await asyncio.to_thread(self._store.due_deliveries, now, sinks, limit)
@@ -97,12 +121,15 @@ class Backoff:
 
 @dataclass
 class DeliveryReport:
-    """What one round did: deliveries delivered, to be retried and parked (alert id, sink)."""
+    """What one round did: deliveries delivered, to be retried and parked (alert id, sink), the
+    deliveries routed, the reminders written and the digests sent (digest key, sink)."""
 
     delivered: list[tuple[int, str]] = field(default_factory=list)
     retried: list[tuple[int, str]] = field(default_factory=list)
     parked: list[tuple[int, str]] = field(default_factory=list)
     routed: int = 0
+    reminders: int = 0
+    digests: list[tuple[str, str]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -120,12 +147,14 @@ async def deliver_due(
     *,
     backoff: Backoff | None = None,
     batch_size: int = 100,
+    digest_threshold: int = 0,
 ) -> DeliveryReport:
-    """One delivery round at ``now`` (see the module docstring); what it did. Storage failures
-    raise StateError; a sink's failure never raises."""
+    """One delivery round at ``now`` (see the module docstring); what it did. ``digest_threshold``
+    (0: never) binds more than that many alerts of one batch for one sink into a digest. Storage
+    failures raise StateError; a sink's failure never raises."""
     backoff = backoff or Backoff()
     report = DeliveryReport()
-    report.routed = await outbox.route_alerts(routes(sinks), now)
+    report.routed = await outbox.route_alerts(routes(sinks), now, digest_thresholds(sinks, digest_threshold))
     due = await outbox.due_deliveries(now, [sink.id for sink in sinks], batch_size)
     by_id = {sink.id: sink for sink in sinks}
     queues: dict[str, list[Delivery]] = {}
@@ -150,30 +179,38 @@ async def _drain(
     backoff: Backoff,
     report: DeliveryReport,
 ) -> None:
-    """Send ``queue`` in order until the sink fails; a failure holds back the rest of the queue."""
-    for delivery in queue:
-        outcome = await _send(sink, delivery, client, now)
-        key = (delivery.alert.alert_id, sink.id)
+    """Send ``queue`` in order until the sink fails; a failure holds back the rest of the queue.
+    The deliveries of one digest go as one message and share its outcome."""
+    for group in _messages(queue):
+        outcome = await _send(sink, group, client, now)
+        keys = [(delivery.alert.alert_id, sink.id) for delivery in group]
+        digest = group[0].digest
+        if digest and outcome.kind != "retry":
+            report.digests.append((digest, sink.id))
         if outcome.kind == "delivered":
-            await outbox.mark_delivered(*key, now)
-            report.delivered.append(key)
+            for key in keys:
+                await outbox.mark_delivered(*key, now)
+            report.delivered.extend(keys)
         elif outcome.kind == "park":
-            await outbox.park(*key, now, outcome.reason)
-            report.parked.append(key)
+            for key in keys:
+                await outbox.park(*key, now, outcome.reason)
+            report.parked.extend(keys)
             logger.warning(
                 "alert parked: the sink refused it for good and it will not be retried",
-                extra={"sink": sink.id, "alert_id": key[0], "fingerprint": delivery.alert.fingerprint,
-                       "reason": outcome.reason},
+                extra={"sink": sink.id, "alert_id": keys[0][0], "fingerprint": group[0].alert.fingerprint,
+                       "alerts": len(keys), "reason": outcome.reason},
             )  # fmt: skip
         else:
-            wait = backoff.delay(delivery.attempts + 1, outcome.retry_after)
-            await outbox.mark_failed(*key, outcome.reason, now + timedelta(seconds=wait))
-            report.retried.append(key)
+            wait = backoff.delay(max(delivery.attempts for delivery in group) + 1, outcome.retry_after)
+            for key in keys:
+                await outbox.mark_failed(*key, outcome.reason, now + timedelta(seconds=wait))
+            report.retried.extend(keys)
             logger.info(
                 "alert delivery failed; retrying later",
                 extra={
                     "sink": sink.id,
-                    "alert_id": key[0],
+                    "alert_id": keys[0][0],
+                    "alerts": len(keys),
                     "reason": outcome.reason,
                     "retry_in_seconds": wait,
                 },
@@ -181,9 +218,34 @@ async def _drain(
             return
 
 
-async def _send(sink: Sink, delivery: Delivery, client: httpx.AsyncClient, now: datetime) -> _Outcome:
-    """Post one delivery; the outcome, with a reason that names no URL or key."""
-    request = sink.request(delivery.alert, delivery.idempotency_key, now)
+def _messages(queue: Sequence[Delivery]) -> list[list[Delivery]]:
+    """``queue`` cut into messages: each delivery alone, or one digest's deliveries together."""
+    messages: list[list[Delivery]] = []
+    for delivery in queue:
+        if delivery.digest and messages and messages[-1][0].digest == delivery.digest:
+            messages[-1].append(delivery)
+        else:
+            messages.append([delivery])
+    return messages
+
+
+async def _send(sink: Sink, group: Sequence[Delivery], client: httpx.AsyncClient, now: datetime) -> _Outcome:
+    """Send one message (an alert, or a digest); the outcome, with a reason that names no URL or key."""
+    if isinstance(sink, AzureMonitorSink):
+        try:
+            for delivery in group:
+                sink.emit(delivery.alert)
+        except Exception as error:  # the exporter refused to queue it; try again later
+            return _Outcome(
+                "retry", f"the azure_monitor sink could not queue the event ({type(error).__name__})"
+            )
+        return _Outcome("delivered")
+    assert isinstance(sink, HttpSink)
+    first = group[0]
+    if first.digest:
+        request = sink.digest_request(group, first.digest, now)
+    else:
+        request = sink.request(first.alert, first.idempotency_key, now)
     try:
         response = await client.post(
             request.url.get_secret_value(),

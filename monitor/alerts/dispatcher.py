@@ -4,6 +4,8 @@ them, and delivery rounds that never overlap.
 The worker calls :meth:`AlertDispatcher.deliver` after every check run and on a timer (a failed
 delivery becomes due again when its back-off ends); ``once`` calls :meth:`deliver_all` before it
 exits, so what it found is delivered (or left pending in the outbox for the next run) either way.
+Each round first writes the reminders that are due (``alerts.reminder_interval_hours``), so they
+go out through the outbox like any alert.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from datetime import timedelta
 
 import httpx
 
@@ -36,20 +39,32 @@ class AlertDispatcher:
         self._round = asyncio.Lock()
 
     async def deliver(self) -> DeliveryReport:
-        """One round now: route new alerts, send what is due. A storage failure is logged and
-        retried on the next round (the alerts stay in the outbox); a sink's failure never raises."""
+        """One round now: write due reminders, route new alerts, send what is due. A storage
+        failure is logged and retried on the next round (the alerts stay in the outbox); a sink's
+        failure never raises."""
         if not self.sinks:
             return DeliveryReport()
+        settings = self._settings
         async with self._round:
             try:
-                return await deliver_due(
+                now = self._clock()
+                reminders = []
+                if settings.reminder_interval_hours > 0:
+                    interval = timedelta(hours=settings.reminder_interval_hours)
+                    reminders = await self._outbox.write_reminders(
+                        now, settings.reminder_min_severity, interval
+                    )
+                report = await deliver_due(
                     self._outbox,
                     self.sinks,
                     self._client,
-                    self._clock(),
+                    now,
                     backoff=self._backoff,
-                    batch_size=self._settings.batch_size,
+                    batch_size=settings.batch_size,
+                    digest_threshold=settings.digest_threshold,
                 )
+                report.reminders = len(reminders)
+                return report
             except StateError as error:
                 logger.error("alert delivery could not read or update the outbox: %s", error)
                 return DeliveryReport()
@@ -63,6 +78,8 @@ class AlertDispatcher:
             total.retried += report.retried
             total.parked += report.parked
             total.routed += report.routed
+            total.reminders += report.reminders
+            total.digests += report.digests
             if not report.delivered:
                 break
         return total

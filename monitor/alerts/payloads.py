@@ -10,11 +10,12 @@ evidence and when the finding was first seen. The worker's own ``check-failing``
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from monitor.state.store import Alert
+from monitor.check import Severity
+from monitor.state.store import Alert, Delivery
 
 WORKER_CHECK = "worker"
 """:data:`monitor.runner.WORKER_CHECK`, repeated so the alerts do not import the runner."""
@@ -23,13 +24,16 @@ EVIDENCE_ITEMS = 8
 EVIDENCE_CHARACTERS = 120
 ADAPTIVE_CARD = "application/vnd.microsoft.card.adaptive"
 _SLACK_TEXT_LIMIT = 2900  # Slack refuses a section text over 3000 characters
+ALERT_EVENT = "EntraMonitorAlert"
+"""The name of the Application Insights custom event every alert becomes (``customEvents.name``)."""
+DIGEST_TITLES = 5
 
 
 def event_name(alert: Alert) -> str:
-    """The alert's event: the transition kind, or ``check_failing`` / ``check_recovered`` for the
-    worker's finding about a failing check."""
+    """The alert's event: the transition kind (``reminder`` included), or ``check_failing`` /
+    ``check_recovered`` for the worker's finding about a failing check."""
     finding = alert.finding
-    if finding.check == WORKER_CHECK and finding.rule == CHECK_FAILING_RULE:
+    if finding.check == WORKER_CHECK and finding.rule == CHECK_FAILING_RULE and alert.kind != "reminder":
         return "check_recovered" if alert.kind == "resolved" else "check_failing"
     return alert.kind
 
@@ -47,7 +51,10 @@ def title(alert: Alert) -> str:
         "severity_lowered": f"Severity lowered to {severity} (was {previous}): {finding.rule}",
         "check_failing": f"Check failing: {finding.resource.id}",
         "check_recovered": f"Check recovered: {finding.resource.id}",
+        "reminder": f"Still open, {severity}: {finding.rule}",
     }
+    if alert.kind == "reminder" and finding.check == WORKER_CHECK and finding.rule == CHECK_FAILING_RULE:
+        return f"Check still failing: {finding.resource.id}"
     return titles.get(event_name(alert), f"{alert.kind}: {finding.rule}")
 
 
@@ -92,6 +99,118 @@ def alert_document(alert: Alert) -> dict[str, Any]:
         "firstSeen": iso(alert.first_seen),
         "occurred": iso(alert.created),
     }
+
+
+def event_properties(alert: Alert) -> dict[str, str]:
+    """The properties (``customDimensions``) of the alert's Application Insights event
+    :data:`ALERT_EVENT`: all text, evidence and references as compact JSON."""
+    document = alert_document(alert)
+    resource = document["resource"]
+    return {
+        "alertId": document["alertId"],
+        "event": document["event"],
+        "transition": document["transition"],
+        "tenant": document["tenant"],
+        "check": document["check"],
+        "rule": document["rule"],
+        "severity": document["severity"],
+        "previousSeverity": document["previousSeverity"] or "",
+        "resourceType": resource["type"],
+        "resourceId": resource["id"],
+        "resourceName": resource["name"],
+        "fingerprint": document["fingerprint"],
+        "title": document["title"],
+        "message": document["message"],
+        "remediation": document["remediation"],
+        "evidence": _compact(document["evidence"]),
+        "references": _compact(document["references"]),
+        "firstSeen": document["firstSeen"],
+        "occurred": document["occurred"],
+    }
+
+
+def digest_document(
+    deliveries: Sequence[Delivery], digest_key: str, titles: int = DIGEST_TITLES
+) -> dict[str, Any]:
+    """One message standing for ``deliveries`` (one batch: one run of one check, for one sink), as
+    the generic webhook receives it: counts by severity and transition, the ``titles`` most severe
+    titles, a summary without links, and every alert's id and its own idempotency key."""
+    alerts = [delivery.alert for delivery in deliveries]
+    first = alerts[0].finding
+    by_severity = {severity.label: 0 for severity in reversed(Severity)}
+    by_transition: dict[str, int] = {}
+    for alert in alerts:
+        by_severity[alert.finding.severity.label] += 1
+        by_transition[event_name(alert)] = by_transition.get(event_name(alert), 0) + 1
+    ranked = sorted(alerts, key=lambda alert: (-alert.finding.severity, alert.alert_id))
+    counted = ", ".join(f"{count} {label}" for label, count in by_severity.items() if count)
+    shown = min(titles, len(alerts))
+    return {
+        "digest": True,
+        "digestId": digest_key,
+        "title": f"{len(alerts)} alerts from {first.check} for {first.tenant}",
+        "tenant": first.tenant,
+        "check": first.check,
+        "count": len(alerts),
+        "bySeverity": by_severity,
+        "byTransition": dict(sorted(by_transition.items())),
+        "topTitles": [title(alert) for alert in ranked[:shown]],
+        "summary": f"{len(alerts)} alerts from one run of {first.check} for tenant {first.tenant} "
+        f"({counted}); the {shown} most severe are listed. Every alert is in the monitor's state: "
+        "entra-monitor findings list shows them.",
+        "alerts": [
+            {
+                "alertId": delivery.alert.key,
+                "idempotencyKey": delivery.idempotency_key,
+                "event": event_name(delivery.alert),
+                "severity": delivery.alert.finding.severity.label,
+                "rule": delivery.alert.finding.rule,
+                "resourceId": delivery.alert.finding.resource.id,
+                "fingerprint": delivery.alert.fingerprint,
+            }
+            for delivery in deliveries
+        ],
+        "occurred": iso(alerts[0].created),
+    }
+
+
+def teams_digest(document: Mapping[str, Any]) -> dict[str, Any]:
+    """A digest (:func:`digest_document`) as a Teams Workflows message with one Adaptive Card."""
+    counts = [
+        {"title": label, "value": str(count)} for label, count in document["bySeverity"].items() if count
+    ]
+    body: list[dict[str, Any]] = [
+        {"type": "TextBlock", "text": document["title"], "weight": "Bolder", "size": "Medium",
+         "color": _digest_colour(document), "wrap": True},
+        {"type": "TextBlock", "text": document["summary"], "wrap": True},
+        {"type": "FactSet", "facts": counts},
+        {"type": "TextBlock", "text": "Most severe", "weight": "Bolder", "wrap": True},
+        *({"type": "TextBlock", "text": f"- {text}", "wrap": True, "spacing": "None"}
+          for text in document["topTitles"]),
+    ]  # fmt: skip
+    card = {
+        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+        "type": "AdaptiveCard",
+        "version": "1.4",
+        "body": body,
+    }
+    return {
+        "type": "message",
+        "attachments": [{"contentType": ADAPTIVE_CARD, "contentUrl": None, "content": card}],
+    }
+
+
+def slack_digest(document: Mapping[str, Any]) -> dict[str, Any]:
+    """A digest (:func:`digest_document`) as a Slack incoming-webhook message."""
+    counts = [f"*{label}*: {count}" for label, count in document["bySeverity"].items() if count]
+    titles = "\n".join(f"• {text}" for text in document["topTitles"])
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": document["title"][:150]}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": _slack_text(document["summary"])}},
+        {"type": "section", "fields": [{"type": "mrkdwn", "text": text} for text in counts]},
+        {"type": "section", "text": {"type": "mrkdwn", "text": _slack_text("*Most severe*\n" + titles)}},
+    ]
+    return {"text": f"{document['title']}: {document['summary']}", "blocks": blocks}
 
 
 def teams_message(alert: Alert) -> dict[str, Any]:
@@ -175,6 +294,17 @@ def _facts(document: Mapping[str, Any]) -> list[tuple[str, str]]:
         ("First seen", document["firstSeen"]),
         ("Fingerprint", document["fingerprint"]),
     ]
+
+
+def _compact(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _digest_colour(document: Mapping[str, Any]) -> str:
+    severities = document["bySeverity"]
+    if severities.get("critical") or severities.get("high"):
+        return "Attention"
+    return "Warning" if severities.get("medium") else "Default"
 
 
 def _card_colour(document: Mapping[str, Any]) -> str:

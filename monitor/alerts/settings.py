@@ -17,25 +17,21 @@ from monitor.check import CHECK_ID, Severity, SeverityLevel
 
 SINK_ID = r"^[a-z][a-z0-9]*([-_][a-z0-9]+)*$"
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
-TransitionKind = Literal["new", "reopened", "resolved", "severity_raised", "severity_lowered"]
-"""The values of :data:`monitor.state.TRANSITION_KINDS` (a test keeps the two equal)."""
+TransitionKind = Literal["new", "reopened", "resolved", "severity_raised", "severity_lowered", "reminder"]
+"""The values of :data:`monitor.state.store.ALERT_KINDS` (a test keeps the two equal)."""
 
 
 class _Section(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class _SinkSettings(_Section):
-    """What every sink has: an id, the webhook URL and the filters that choose its alerts."""
+class _FilteredSink(_Section):
+    """What every sink has: an id and the filters that choose its alerts."""
 
     id: str = Field(
         pattern=SINK_ID,
         description="a name for logs and the outbox: lower-case letters, digits, '-' or '_', unique "
         "among the sinks; renaming a sink makes its pending alerts wait for the old name",
-    )
-    url: SecretStr = Field(
-        description="the webhook URL, https (http only to localhost); it is a secret: set it through "
-        "an environment variable rather than the file"
     )
     min_severity: SeverityLevel = Field(
         default=Severity.LOW, description="info, low, medium, high or critical: quieter alerts are not sent"
@@ -47,8 +43,25 @@ class _SinkSettings(_Section):
         default=(), description="check ids whose alerts are sent, 'worker' for failing checks (empty: all)"
     )
     transitions: tuple[TransitionKind, ...] = Field(
-        default=("new", "reopened", "resolved", "severity_raised", "severity_lowered"),
-        description="which changes are sent: new, reopened, resolved, severity_raised, severity_lowered",
+        default=("new", "reopened", "resolved", "severity_raised", "severity_lowered", "reminder"),
+        description="which alerts are sent: new, reopened, resolved, severity_raised, severity_lowered, "
+        "reminder (a finding still open after alerts.reminder_interval_hours)",
+    )
+
+
+class AzureMonitorSinkSettings(_FilteredSink):
+    """Application Insights: each alert becomes one custom event ``EntraMonitorAlert``, sent by
+    the telemetry's Azure Monitor exporter (``[telemetry.azure_monitor]`` must be enabled)."""
+
+    kind: Literal["azure_monitor"] = Field(description="azure_monitor")
+
+
+class _SinkSettings(_FilteredSink):
+    """A sink reached over HTTP: the filters, the webhook URL and how long to wait for it."""
+
+    url: SecretStr = Field(
+        description="the webhook URL, https (http only to localhost); it is a secret: set it through "
+        "an environment variable rather than the file"
     )
     timeout_seconds: float = Field(
         default=10, gt=0, le=120, description="seconds to wait for the sink's answer before retrying later"
@@ -106,8 +119,10 @@ class WebhookSinkSettings(_SinkSettings):
         return value
 
 
+HttpSinkSettings = TeamsSinkSettings | SlackSinkSettings | WebhookSinkSettings
 SinkSettings = Annotated[
-    TeamsSinkSettings | SlackSinkSettings | WebhookSinkSettings, Field(discriminator="kind")
+    TeamsSinkSettings | SlackSinkSettings | WebhookSinkSettings | AzureMonitorSinkSettings,
+    Field(discriminator="kind"),
 ]
 
 
@@ -133,14 +148,36 @@ class RetrySettings(_Section):
 
 
 class AlertSettings(_Section):
-    """``[alerts]``: where alerts go and how their delivery is retried."""
+    """``[alerts]``: where alerts go, how their delivery is retried, reminders and digests."""
 
     sinks: tuple[SinkSettings, ...] = Field(
-        default=(), description="the sinks, each [[alerts.sinks]] with a kind: teams, slack or webhook"
+        default=(),
+        description="the sinks, each [[alerts.sinks]] with a kind: teams, slack, webhook or azure_monitor",
     )
     retry: RetrySettings = Field(default_factory=RetrySettings, description="back-off of failed sends")
     batch_size: int = Field(
         default=100, gt=0, le=10_000, description="at most this many sends per delivery round"
+    )
+    reminder_interval_hours: float = Field(
+        default=24,
+        ge=0,
+        le=24 * 365,
+        description="hours after its latest alert that a finding still open is announced again "
+        "(transition 'reminder'); 0: no reminders",
+    )
+    reminder_min_severity: SeverityLevel = Field(
+        default=Severity.HIGH,
+        description="info, low, medium, high or critical: only open findings this severe get reminders",
+    )
+    digest_threshold: int = Field(
+        default=10,
+        ge=0,
+        le=10_000,
+        description="when one run of one check gives a sink more alerts than this, the sink gets one "
+        "digest instead (the Azure Monitor sink excepted: it records every alert); 0: never digest",
+    )
+    digest_titles: int = Field(
+        default=5, ge=1, le=50, description="how many alert titles, most severe first, a digest lists"
     )
 
     @field_validator("sinks")
