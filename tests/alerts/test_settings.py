@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from monitor.alerts import AlertSettings, Backoff, WebhookSinkSettings, build_sinks
 from monitor.alerts.settings import TransitionKind
 from monitor.check import Severity
-from monitor.state import TRANSITION_KINDS
+from monitor.state.store import ALERT_KINDS
 from tests.alerts.conftest import HMAC_KEY
 
 SLACK_URL = "https://hooks.slack.com/services/T000/B000/XXXXSECRETXXXX"
@@ -34,7 +34,7 @@ def test_sinks_are_chosen_by_kind_with_their_defaults() -> None:
         Severity.LOW,
         (),
         (),
-        tuple(TRANSITION_KINDS),
+        ALERT_KINDS,
     )
     assert isinstance(webhook, WebhookSinkSettings)
     assert (webhook.min_severity, webhook.signature_header, webhook.idempotency_header) == (
@@ -73,4 +73,20 @@ def test_sink_ids_are_unique() -> None:
 
 
 def test_the_transition_kinds_are_the_stores() -> None:
-    assert typing.get_args(TransitionKind) == TRANSITION_KINDS
+    assert typing.get_args(TransitionKind) == ALERT_KINDS
+
+
+def test_reminder_and_digest_defaults_and_the_azure_monitor_sink() -> None:
+    settings = AlertSettings.model_validate({"sinks": [{"kind": "azure_monitor", "id": "appinsights"}]})
+    (events,) = settings.sinks
+    assert (settings.reminder_interval_hours, settings.reminder_min_severity) == (24, Severity.HIGH)
+    assert (settings.digest_threshold, settings.digest_titles) == (10, 5)
+    assert (events.kind, events.min_severity, events.transitions) == (
+        "azure_monitor",
+        Severity.LOW,
+        ALERT_KINDS,
+    )
+    with pytest.raises(ValidationError, match="Extra inputs are not permitted"):
+        AlertSettings.model_validate(
+            {"sinks": [{"kind": "azure_monitor", "id": "appinsights", "url": "https://x.example/"}]}
+        )
