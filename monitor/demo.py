@@ -100,9 +100,13 @@ def demo_settings(
 
 
 def print_alert(console: Console) -> Callable[[dict[str, Any]], None]:
-    def printed(alert: dict[str, Any]) -> None:
-        resource = alert["resource"]["name"] or alert["resource"]["id"]
-        console.print(f"  [bold]alert[/bold] {alert['title']} — {resource}", highlight=False)
+    def printed(message: dict[str, Any]) -> None:
+        if message.get("digest"):
+            top = "; ".join(message["topTitles"])
+            console.print(f"  [bold]digest[/bold] {message['title']}: {top} …", highlight=False)
+            return
+        resource = message["resource"]["name"] or message["resource"]["id"]
+        console.print(f"  [bold]alert[/bold] {message['title']} — {resource}", highlight=False)
 
     return printed
 
@@ -112,8 +116,9 @@ def print_received(sink: DemoSink, console: Console) -> None:
     order = ("critical", "high", "medium", "low", "info")
     counts = ", ".join(f"{by_severity[s]} {s}" for s in order if by_severity[s])
     console.print(
-        f"  {len(sink.alerts)} alerts arrived at the local webhook, each signature verified"
-        f" ({counts or 'none'}); {sink.refused} refused, {sink.repeats} repeats dropped"
+        f"  {len(sink.alerts)} alerts arrived at the local webhook in {len(sink.messages)} messages"
+        f" ({sink.digests} digests), each signature verified ({counts or 'none'});"
+        f" {sink.refused} refused, {sink.repeats} repeats dropped"
     )
 
 

@@ -26,12 +26,14 @@ MAX_AGE_SECONDS = 300
 
 @dataclass
 class DemoSink:
-    """What arrived: ``alerts`` (verified, first delivery of each key), ``refused`` (bad or stale
-    signature) and ``repeats`` (a key seen before, dropped)."""
+    """What arrived: ``messages`` (verified, first delivery of each key: an alert, or a digest of
+    many), ``alerts`` (every alert, those inside digests too), ``refused`` (bad or stale signature)
+    and ``repeats`` (a key seen before, dropped)."""
 
     key: bytes
     on_alert: Callable[[dict[str, Any]], None]
     port: int = 0
+    messages: list[dict[str, Any]] = field(default_factory=list)
     alerts: list[dict[str, Any]] = field(default_factory=list)
     refused: int = 0
     repeats: int = 0
@@ -60,10 +62,15 @@ class DemoSink:
                 self.repeats += 1
                 return 200
             self._seen.add(key)
-            alert = json.loads(body)
-            self.alerts.append(alert)
-        self.on_alert(alert)
+            message = json.loads(body)
+            self.messages.append(message)
+            self.alerts.extend(message["alerts"] if message.get("digest") else [message])
+        self.on_alert(message)
         return 200
+
+    @property
+    def digests(self) -> int:
+        return sum(1 for message in self.messages if message.get("digest"))
 
 
 @contextmanager

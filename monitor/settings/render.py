@@ -135,6 +135,10 @@ path = $state_path   # SQLite file of findings, runs and watermarks
 # it; refused ones (4xx) are parked. docs/telemetry.md has every field and the payloads.
 [alerts]
 # batch_size = 100
+# reminder_interval_hours = 24.0   # re-announce still-open findings after this many hours; 0 = off
+# reminder_min_severity = "high"   # only findings this severe get reminders
+# digest_threshold = 10            # more alerts than this from one run to one sink: one digest; 0 = off
+# digest_titles = 5                # titles a digest lists, most severe first
 [alerts.retry]
 # initial_seconds = 30.0
 # multiplier = 2.0
@@ -147,6 +151,9 @@ path = $state_path   # SQLite file of findings, runs and watermarks
 # min_severity = "high"
 # tenants = []              # names or directory ids; empty: all
 # checks = []               # check ids, "worker" for failing checks; empty: all
+# [[alerts.sinks]]          # alerts as Application Insights custom events (EntraMonitorAlert);
+# kind = "azure_monitor"    # needs [telemetry.azure_monitor] enabled = true
+# id = "appinsights"
 
 # ── Telemetry: metrics ───────────────────────────────────────────────────────────────────────
 # Off unless an exporter is enabled; nothing calls Microsoft by itself (docs/telemetry.md).
