@@ -15,7 +15,7 @@ methods after it); ``payloads.py`` says what an alert carries, ``sinks.py`` how 
 
 from __future__ import annotations
 
-from monitor.alerts.delivery import Backoff, DeliveryReport, Outbox, ThreadedOutbox, deliver_due
+from monitor.alerts.delivery import Backoff, DeliveryReport, Outbox, deliver_due
 from monitor.alerts.payloads import (
     ALERT_EVENT,
     alert_document,
@@ -70,7 +70,6 @@ __all__ = [
     "SlackSinkSettings",
     "TeamsSink",
     "TeamsSinkSettings",
-    "ThreadedOutbox",
     "WebhookSink",
     "WebhookSinkSettings",
     "alert_document",

@@ -35,7 +35,7 @@ import httpx
 from monitor.alerts.settings import RetrySettings
 from monitor.alerts.sinks import AzureMonitorSink, HttpSink, Sink, digest_thresholds, routes
 from monitor.check import Severity
-from monitor.state.store import Alert, Delivery, StateStore
+from monitor.state.store import Alert, Delivery
 
 logger = logging.getLogger(__name__)
 RETRIED_STATUSES = frozenset({408, 429})
@@ -64,39 +64,6 @@ class Outbox(Protocol):
     async def mark_failed(self, alert_id: int, sink: str, error: str, retry_at: datetime) -> Delivery: ...
 
     async def park(self, alert_id: int, sink: str, now: datetime, reason: str) -> None: ...
-
-
-class ThreadedOutbox:
-    """:class:`Outbox` over a synchronous store, each call in a worker thread (the SQLite store
-    serialises calls with its own lock). The worker uses its ``AsyncStore`` instead."""
-
-    def __init__(self, store: StateStore) -> None:
-        self._store = store
-
-    async def write_reminders(
-        self, now: datetime, min_severity: Severity, interval: timedelta
-    ) -> list[Alert]:
-        return await asyncio.to_thread(self._store.write_reminders, now, min_severity, interval)
-
-    async def route_alerts(
-        self,
-        accepts: Mapping[str, Callable[[Alert], bool]],
-        now: datetime,
-        digest_over: Mapping[str, int] | None = None,
-    ) -> int:
-        return await asyncio.to_thread(self._store.route_alerts, accepts, now, digest_over)
-
-    async def due_deliveries(self, now: datetime, sinks: Collection[str], limit: int = 100) -> list[Delivery]:
-        return await asyncio.to_thread(self._store.due_deliveries, now, sinks, limit)
-
-    async def mark_delivered(self, alert_id: int, sink: str, now: datetime) -> None:
-        await asyncio.to_thread(self._store.mark_delivered, alert_id, sink, now)
-
-    async def mark_failed(self, alert_id: int, sink: str, error: str, retry_at: datetime) -> Delivery:
-        return await asyncio.to_thread(self._store.mark_failed, alert_id, sink, error, retry_at)
-
-    async def park(self, alert_id: int, sink: str, now: datetime, reason: str) -> None:
-        await asyncio.to_thread(self._store.park, alert_id, sink, now, reason)
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import httpx
 
-from monitor.alerts import Backoff, ThreadedOutbox, build_sink, deliver_due
+from monitor.alerts import Backoff, build_sink, deliver_due
 from monitor.state import open_store
 from tests.alerts.factories import CHECK, T0, TENANT, findings, webhook
+from tests.alerts.threaded import ThreadedOutbox
 
 
 async def main(database: Path, url: str, mode: str) -> None:

@@ -11,11 +11,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from monitor.alerts import Backoff, ThreadedOutbox, build_sink, deliver_due
+from monitor.alerts import Backoff, build_sink, deliver_due
 from monitor.state import open_store
 from monitor.state.sqlite import idempotency_key
 from tests.alerts.factories import CHECK, TENANT, at, webhook
 from tests.alerts.receiver import Receiver
+from tests.alerts.threaded import ThreadedOutbox
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -11,13 +11,14 @@ from pathlib import Path
 import httpx
 import pytest
 
-from monitor.alerts import Backoff, RetrySettings, ThreadedOutbox, build_sink, deliver_due
+from monitor.alerts import Backoff, RetrySettings, build_sink, deliver_due
 from monitor.alerts.sinks import Sink, SinkSecretsFilter
 from monitor.state import open_store
 from monitor.state.store import StateStore
 from tests.alerts.conftest import HMAC_KEY, URL_SECRET
 from tests.alerts.factories import CHECK, T0, TENANT, at, findings, webhook
 from tests.alerts.receiver import Receiver
+from tests.alerts.threaded import ThreadedOutbox
 
 NO_JITTER = Backoff(RetrySettings(initial_seconds=60, multiplier=2, max_seconds=600, jitter=0))
 

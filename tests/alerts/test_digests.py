@@ -13,7 +13,6 @@ from pydantic import SecretStr
 from monitor.alerts import (
     Backoff,
     RetrySettings,
-    ThreadedOutbox,
     build_sink,
     deliver_due,
     sign,
@@ -27,6 +26,7 @@ from monitor.state.store import Delivery
 from tests.alerts.conftest import HMAC_KEY
 from tests.alerts.factories import CHECK, T0, TENANT, make_finding, slack, teams, webhook
 from tests.alerts.receiver import Receiver
+from tests.alerts.threaded import ThreadedOutbox
 
 NO_JITTER = Backoff(RetrySettings(initial_seconds=60, multiplier=2, max_seconds=600, jitter=0))
 SUMMARY = (

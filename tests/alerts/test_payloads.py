@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import httpx
 
-from monitor.alerts import Backoff, ThreadedOutbox, build_sink, deliver_due, event_name
+from monitor.alerts import Backoff, build_sink, deliver_due, event_name
 from monitor.alerts.payloads import WORKER_CHECK
 from monitor.check import Finding, Resource, Severity
 from monitor.runner import WORKER_CHECK as RUNNER_WORKER_CHECK
@@ -18,6 +18,7 @@ from monitor.state.sqlite import idempotency_key
 from tests.alerts.conftest import HMAC_KEY, URL_SECRET
 from tests.alerts.factories import CHECK, T0, TENANT, at, make_finding, slack, teams, webhook
 from tests.alerts.receiver import Receiver
+from tests.alerts.threaded import ThreadedOutbox
 
 FINDING = make_finding("app-1", evidence={"keyId": "k-1", "endDateTime": "2026-11-01", "count": 3})
 RESOURCE_TEXT = "App app-1 (application app-1)"
