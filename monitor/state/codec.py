@@ -60,9 +60,9 @@ def finding_row(tracked: Tracked) -> dict[str, Any]:
     }
 
 
-def tracked_from_row(row: sqlite3.Row) -> Tracked:
-    """A row of :data:`SELECT_FINDINGS` read back."""
-    finding = Finding(
+def finding_from_row(row: sqlite3.Row) -> Finding:
+    """The finding stored in a row of the findings or the alerts table (same column names)."""
+    return Finding(
         row["rule"],
         Severity.parse(row["severity"]),
         Resource(row["resource_type"], row["resource_id"], row["resource_name"]),
@@ -73,8 +73,12 @@ def tracked_from_row(row: sqlite3.Row) -> Tracked:
         row["tenant"],
         row["check_id"],
     )
+
+
+def tracked_from_row(row: sqlite3.Row) -> Tracked:
+    """A row of :data:`SELECT_FINDINGS` read back."""
     return Tracked(
-        finding,
+        finding_from_row(row),
         row["status"],
         from_utc_text(row["first_seen"]),
         from_utc_text(row["last_seen"]),

@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
-import json
 import sqlite3
 import threading
 import uuid
@@ -26,12 +25,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from monitor.check import Finding, Resource, Severity
+from monitor.check import Finding, Severity
 from monitor.errors import StateError
 from monitor.state.codec import (
     SAVE_FINDING,
     SELECT_FINDINGS,
     counts_json,
+    finding_from_row,
     finding_row,
     from_utc_text,
     run_record,
@@ -524,17 +524,7 @@ def _alert_row(transition: Transition, state: Tracked, now: datetime, batch: str
 
 
 def _alert(row: sqlite3.Row) -> Alert:
-    finding = Finding(
-        row["rule"],
-        Severity.parse(row["severity"]),
-        Resource(row["resource_type"], row["resource_id"], row["resource_name"]),
-        row["message"],
-        row["remediation"],
-        json.loads(row["evidence"]),
-        tuple(json.loads(row["reference_list"])),
-        row["tenant"],
-        row["check_id"],
-    )
+    finding = finding_from_row(row)
     previous = row["previous_severity"]
     return Alert(
         int(row["alert_id"]),
