@@ -27,7 +27,6 @@ import random
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from email.utils import parsedate_to_datetime
 from typing import Protocol
 
 import httpx
@@ -35,6 +34,7 @@ import httpx
 from monitor.alerts.settings import RetrySettings
 from monitor.alerts.sinks import AzureMonitorSink, HttpSink, Sink, digest_thresholds, routes
 from monitor.check import Severity
+from monitor.graph.retry import parse_retry_after
 from monitor.state.store import Alert, Delivery
 
 logger = logging.getLogger(__name__)
@@ -231,19 +231,5 @@ async def _send(sink: Sink, group: Sequence[Delivery], client: httpx.AsyncClient
     if 200 <= status < 300:
         return _Outcome("delivered")
     if status in RETRIED_STATUSES or status >= 500:
-        return _Outcome("retry", described, _retry_after(response.headers.get("Retry-After"), now))
+        return _Outcome("retry", described, parse_retry_after(response.headers.get("Retry-After"), now))
     return _Outcome("park", f"{described}; check the sink's URL and what it accepts")
-
-
-def _retry_after(value: str | None, now: datetime) -> float | None:
-    """Seconds from a ``Retry-After`` header (delta-seconds or an HTTP date); None if absent or bad."""
-    if not value:
-        return None
-    try:
-        return max(float(value), 0.0)
-    except ValueError:
-        pass
-    try:
-        return max((parsedate_to_datetime(value) - now).total_seconds(), 0.0)
-    except (TypeError, ValueError):
-        return None

@@ -188,16 +188,7 @@ def teams_digest(document: Mapping[str, Any]) -> dict[str, Any]:
         *({"type": "TextBlock", "text": f"- {text}", "wrap": True, "spacing": "None"}
           for text in document["topTitles"]),
     ]  # fmt: skip
-    card = {
-        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
-        "type": "AdaptiveCard",
-        "version": "1.4",
-        "body": body,
-    }
-    return {
-        "type": "message",
-        "attachments": [{"contentType": ADAPTIVE_CARD, "contentUrl": None, "content": card}],
-    }
+    return _teams_card(body)
 
 
 def slack_digest(document: Mapping[str, Any]) -> dict[str, Any]:
@@ -234,16 +225,7 @@ def teams_message(alert: Alert) -> dict[str, Any]:
         body.append({"type": "TextBlock", "text": "Evidence", "weight": "Bolder", "wrap": True})
         facts = [{"title": name, "value": value} for name, value in document["evidence"].items()]
         body.append({"type": "FactSet", "facts": facts})
-    card = {
-        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
-        "type": "AdaptiveCard",
-        "version": "1.4",
-        "body": body,
-    }
-    return {
-        "type": "message",
-        "attachments": [{"contentType": ADAPTIVE_CARD, "contentUrl": None, "content": card}],
-    }
+    return _teams_card(body)
 
 
 def slack_message(alert: Alert) -> dict[str, Any]:
@@ -319,3 +301,17 @@ def _slack_text(text: str) -> str:
     """``text`` escaped for Slack's mrkdwn (``&``, ``<``, ``>``) and cut to fit a section."""
     escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return escaped if len(escaped) <= _SLACK_TEXT_LIMIT else escaped[: _SLACK_TEXT_LIMIT - 1] + "…"
+
+
+def _teams_card(body: list[dict[str, Any]]) -> dict[str, Any]:
+    """A Teams Workflows webhook message carrying one Adaptive Card (1.4) with ``body``."""
+    card = {
+        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+        "type": "AdaptiveCard",
+        "version": "1.4",
+        "body": body,
+    }
+    return {
+        "type": "message",
+        "attachments": [{"contentType": ADAPTIVE_CARD, "contentUrl": None, "content": card}],
+    }
