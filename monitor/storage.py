@@ -117,6 +117,9 @@ class AsyncStore:
     async def due_deliveries(self, now: datetime, sinks: Collection[str], limit: int = 100) -> list[Delivery]:
         return await self._call(self._store.due_deliveries, now, sinks, limit)
 
+    async def delivery_counts(self) -> dict[str, dict[str, int]]:
+        return await self._call(self._store.delivery_counts)
+
     async def mark_delivered(self, alert_id: int, sink: str, now: datetime) -> None:
         await self._call(self._store.mark_delivered, alert_id, sink, now)
 

@@ -28,8 +28,10 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from monitor.app import MonitorApp, Scheduled, describe_schedule
 from monitor.check import Severity
+from monitor.errors import StateError
 from monitor.runner import PreparedCheck, RunOutcome, Tenant
 from monitor.schedules import build_trigger as schedule_trigger
+from monitor.state import DELIVERY_STATUSES
 
 logger = logging.getLogger(__name__)
 ALERT_ROUND_SECONDS = 30
@@ -61,6 +63,7 @@ class Worker:
         self._last: dict[tuple[str, str], RunOutcome] = {}
         self._failures: dict[tuple[str, str], int] = {}
         self._open: Mapping[tuple[str, str, Severity], int] = {}
+        self._deliveries: Mapping[str, Mapping[str, int]] = {}
         self._state_problem: str | None = None
         self._stopping = False
 
@@ -86,7 +89,7 @@ class Worker:
         if self.app.alerts.sinks:
             # Deliveries that failed become due again as their back-off ends.
             self._scheduler.add_job(
-                self.app.alerts.deliver,
+                self._deliver,
                 IntervalTrigger(seconds=ALERT_ROUND_SECONDS),
                 id="alerts",
                 name="alert delivery",
@@ -127,7 +130,15 @@ class Worker:
         self._failures[key] = await self.app.store.consecutive_failures(tenant.tenant_id, prepared.id)
         self._open = await self.app.store.open_counts()
         if outcome.transitions:
-            await self.app.alerts.deliver()
+            await self._deliver()
+
+    async def _deliver(self) -> None:
+        """A delivery round, then the outbox's counts for ``/status``."""
+        await self.app.alerts.deliver()
+        try:
+            self._deliveries = await self.app.store.delivery_counts()
+        except StateError as error:
+            logger.error("could not count the alert deliveries: %s", error)
 
     async def _drain(self) -> None:
         self._stopping = True
@@ -187,7 +198,14 @@ class Worker:
                         "consecutiveFailures": self._failures.get(key, 0),
                     }
                 )
-        return {"checks": checks, "openFindings": self._open_by_severity()}
+        return {
+            "checks": checks,
+            "openFindings": self._open_by_severity(),
+            "alerts": {
+                sink.id: dict(self._deliveries.get(sink.id, dict.fromkeys(DELIVERY_STATUSES, 0)))
+                for sink in self.app.alerts.sinks
+            },
+        }
 
     def _open_by_severity(self) -> dict[str, int]:
         totals = {severity.label: 0 for severity in reversed(Severity)}

@@ -23,8 +23,10 @@ from typing import Any
 import httpx
 import pytest
 from apscheduler.job import Job
+from pydantic import SecretStr
 
 from checks.graph_access import GraphAccess
+from monitor.alerts.settings import AlertSettings, SlackSinkSettings, WebhookSinkSettings
 from monitor.app import Scheduled, build_app
 from monitor.check import (
     Check,
@@ -45,6 +47,7 @@ from monitor.schedules import apscheduler_weekdays
 from monitor.settings import CheckConfig, MonitorSettings, load_settings, render_config
 from monitor.state import open_store
 from monitor.worker import Worker, build_trigger
+from tests.alerts.receiver import running_receiver
 from tests.support.emulator import RunningEmulator
 from tests.support.plugins import BROKEN, BUILTIN_CHECKS, GOOD, PACKAGE, write_plugin_distribution
 
@@ -536,6 +539,34 @@ async def test_measurements_of_undeclared_gauges_or_attributes_are_dropped_and_l
         ("entra_monitor.fake.other", ["app"]),
         ("entra_monitor.fake.value", ["app", "user"]),
     ]
+
+
+async def test_status_counts_each_sinks_deliveries_and_a_refusing_sink_parks(
+    settings: MonitorSettings,
+) -> None:
+    probe = Probe(findings=[finding("app-1", Severity.HIGH), finding("app-2", Severity.LOW)])
+    with running_receiver() as good, running_receiver() as refusing:
+        refusing.answer = lambda _request: (400, {})
+        sinks = (
+            WebhookSinkSettings(
+                kind="webhook", id="soc", url=SecretStr(good.url()), hmac_key=SecretStr("k" * 40)
+            ),
+            SlackSinkSettings(
+                kind="slack", id="chat", url=SecretStr(refusing.url()), min_severity=Severity.HIGH
+            ),
+        )
+        configured = with_checks(settings, found=HOURLY).model_copy(
+            update={"alerts": AlertSettings(sinks=sinks)}
+        )
+        async with running(configured, fake_check("found", probe)) as worker, serving(worker) as http:
+            await eventually(lambda: bool(worker.status()["alerts"]["soc"]["delivered"]), "the deliveries")
+            status = (await http.get("/status")).json()
+    assert status["alerts"] == {
+        "soc": {"pending": 0, "delivered": 2, "parked": 0},
+        "chat": {"pending": 0, "delivered": 0, "parked": 1},
+    }
+    assert sorted(request.json["resource"]["id"] for request in good.accepted) == ["app-1", "app-2"]
+    assert len(refusing.received) == 1
 
 
 @pytest.mark.parametrize(

@@ -357,6 +357,16 @@ class SqliteStateStore(StateStore):
             ).fetchall()
         return [_delivery(row) for row in rows]
 
+    def delivery_counts(self) -> dict[str, dict[str, int]]:
+        with self._session("count deliveries in") as connection:
+            rows = connection.execute(
+                "SELECT sink, status, count(*) FROM deliveries GROUP BY sink, status ORDER BY sink"
+            ).fetchall()
+        counts: dict[str, dict[str, int]] = {}
+        for sink, status, count in rows:
+            counts.setdefault(sink, dict.fromkeys(DELIVERY_STATUSES, 0))[status] = count
+        return counts
+
     def mark_delivered(self, alert_id: int, sink: str, now: datetime) -> None:
         self._settle(alert_id, sink, "status = 'delivered', finished = ?", utc_text(now, "now"))
 

@@ -306,6 +306,10 @@ class StateStore(abc.ABC):
         sink, ordered by alert id then sink; ``deliveries("parked")`` lists the parked ones."""
 
     @abc.abstractmethod
+    def delivery_counts(self) -> dict[str, dict[str, int]]:
+        """Per sink, how many deliveries are in each of :data:`DELIVERY_STATUSES` (zeros included)."""
+
+    @abc.abstractmethod
     def mark_delivered(self, alert_id: int, sink: str, now: datetime) -> None:
         """Record the sink's acceptance: delivered at ``now``, one more attempt. ValueError unless
         the delivery exists and is pending."""
