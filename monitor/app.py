@@ -186,7 +186,7 @@ async def build_app(
         telemetry.shutdown(0)
         raise
     runner = CheckRunner(store, checks, waivers_from(settings), clock, telemetry.instruments)
-    alerts = AlertDispatcher(settings.alerts, sinks, store, clock)
+    alerts = AlertDispatcher(settings.alerts, sinks, store, clock, telemetry.instruments)
     log_filter = _install_log_filter(SinkSecretsFilter(sinks)) if sinks else None
     return MonitorApp(
         settings,

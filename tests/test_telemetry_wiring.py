@@ -14,6 +14,7 @@ from monitor.check import Severity
 from monitor.settings import load_settings
 from monitor.sweep import run_worker
 from monitor.worker import Worker
+from tests.alerts.receiver import running_receiver
 from tests.support.emulator import RunningEmulator
 from tests.support.ingestion import ingestion_server
 from tests.test_once import once, write_config
@@ -103,3 +104,28 @@ async def test_the_worker_serves_prometheus_metrics_on_the_health_server(
     )
     assert any(line.startswith("entra_monitor_findings_open") for line in lines)
     assert any(line.startswith("entra_monitor_graph_requests") for line in lines)
+
+
+def test_alert_deliveries_are_counted_by_sink_and_outcome(emulator: RunningEmulator, tmp_path: Path) -> None:
+    config = write_config(emulator, tmp_path, "certificate")
+    with ingestion_server() as ingestion, running_receiver() as good, running_receiver() as refusing:
+        refusing.answer = lambda _request: (410, {})
+        azure = f'enabled = true\nconnection_string = "{ingestion.connection_string}"\n'
+        soc = f'kind = "webhook"\nid = "soc"\nurl = "{good.url()}"\nhmac_key = "{"k" * 40}"\n'
+        chat = f'kind = "slack"\nid = "chat"\nurl = "{refusing.url()}"\nmin_severity = "critical"\n'
+        text = config.read_text() + "\n[telemetry.azure_monitor]\n" + azure
+        text += "[[alerts.sinks]]\n" + soc + "[[alerts.sinks]]\n" + chat
+        config.write_text(text)
+        result = once(config, *CHECKS, "--format", "json")
+        points = ingestion.metrics()
+        delivered, refused = len(good.accepted), len(refusing.received)
+    assert result.returncode == 0, result.stderr
+    counted = {
+        (p["properties"]["sink"], p["properties"]["outcome"]): p["value"]
+        for p in points
+        if p["name"] == "entra_monitor.alerts.deliveries"
+    }
+    critical = sum(1 for f in json.loads(result.stdout)["openFindings"] if f["severity"] == "critical")
+    assert counted == {("soc", "delivered"): delivered, ("chat", "parked"): critical}
+    assert refused == critical  # each was tried once and parked; a parked alert holds nothing back
+    assert critical > 0

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Sequence
 from datetime import timedelta
 
@@ -22,6 +23,7 @@ from monitor.alerts.settings import AlertSettings
 from monitor.alerts.sinks import Sink
 from monitor.clock import Clock
 from monitor.errors import StateError
+from monitor.telemetry.instruments import MonitorInstruments
 
 logger = logging.getLogger(__name__)
 
@@ -29,8 +31,16 @@ logger = logging.getLogger(__name__)
 class AlertDispatcher:
     """Delivery rounds for ``sinks`` from ``outbox``; close with :meth:`aclose`."""
 
-    def __init__(self, settings: AlertSettings, sinks: Sequence[Sink], outbox: Outbox, clock: Clock) -> None:
+    def __init__(
+        self,
+        settings: AlertSettings,
+        sinks: Sequence[Sink],
+        outbox: Outbox,
+        clock: Clock,
+        instruments: MonitorInstruments | None = None,
+    ) -> None:
         self.sinks = list(sinks)
+        self._instruments = instruments
         self._settings = settings
         self._outbox = outbox
         self._clock = clock
@@ -64,10 +74,22 @@ class AlertDispatcher:
                     digest_threshold=settings.digest_threshold,
                 )
                 report.reminders = len(reminders)
+                self._count(report)
                 return report
             except StateError as error:
                 logger.error("alert delivery could not read or update the outbox: %s", error)
                 return DeliveryReport()
+
+    def _count(self, report: DeliveryReport) -> None:
+        if self._instruments is None:
+            return
+        for outcome, keys in (
+            ("delivered", report.delivered),
+            ("retried", report.retried),
+            ("parked", report.parked),
+        ):
+            for sink, count in Counter(sink for _alert_id, sink in keys).items():
+                self._instruments.record_deliveries(sink, outcome, count)
 
     async def deliver_all(self, max_rounds: int = 50) -> DeliveryReport:
         """Rounds until one delivers nothing more (what is left waits for its back-off)."""

@@ -19,6 +19,7 @@ METER_NAME = "entra_monitor.worker"
 OPEN_FINDINGS = "entra_monitor.findings.open"
 CHECK_RUNS = "entra_monitor.check.runs"
 CHECK_RUN_DURATION = "entra_monitor.check.run.duration"
+ALERT_DELIVERIES = "entra_monitor.alerts.deliveries"
 
 _log = logging.getLogger(__name__)
 
@@ -39,6 +40,11 @@ class MonitorInstruments:
         self._run_duration = self._meter.create_histogram(
             CHECK_RUN_DURATION, unit="s", description="Time from a check run's start to its end."
         )
+        self._deliveries = self._meter.create_counter(
+            ALERT_DELIVERIES,
+            unit="{delivery}",
+            description="Alert delivery attempts, by sink and outcome (delivered, retried, parked).",
+        )
         self._gauges: dict[str, tuple[Gauge, metrics._Gauge]] = {}
 
     def record_open_findings(self, tenant: str, check: str, counts: Mapping[Severity, int]) -> None:
@@ -49,6 +55,12 @@ class MonitorInstruments:
                 counts.get(severity, 0),
                 {"tenant": tenant, "check": check, "severity": severity.label},
             )
+
+    def record_deliveries(self, sink: str, outcome: str, count: int) -> None:
+        """Count ``count`` delivery attempts to ``sink`` that ended ``outcome`` (``delivered``,
+        ``retried`` or ``parked``); an alert in a digest counts once."""
+        if count:
+            self._deliveries.add(count, {"sink": sink, "outcome": outcome})
 
     def record_run(self, tenant: str, check: str, status: str, duration_seconds: float) -> None:
         """Count one finished run (``status`` as in ``monitor.state.RUN_STATUSES``) and its duration."""
