@@ -20,6 +20,11 @@ $(STAMP): pyproject.toml | $(BIN)/python
 demo: $(STAMP)
 	$(BIN)/entra-monitor demo $(DEMO_ARGS)
 
+# Tools some tests need beyond the Python packages (a browser, a storage emulator, scanners) are
+# installed by the files in mk/, each adding its target to TEST_TOOLS.
+TEST_TOOLS :=
+include $(sort $(wildcard mk/*.mk))
+
 test: lint typecheck pytest
 
 lint: $(STAMP)
@@ -29,7 +34,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP)
+pytest: $(STAMP) $(TEST_TOOLS)
 	$(BIN)/pytest
 
 clean:
