@@ -38,12 +38,14 @@ from monitor.settings import (
     toml_document,
 )
 from monitor.settings.sources import key_lines
+from monitor.snapshots.blob_settings import BlobSettings
+from monitor.snapshots.settings import SnapshotSettings
 from tests.support.emulator import RunningEmulator
 
 GUID = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 CLIENT = "11111111-2222-3333-4444-555555555555"
 SECRET = "Sup3r~S3cret.value"
-FIELDS = "tenants, checks, waivers, state, health, logging, worker, alerts, telemetry, baseline"
+FIELDS = "tenants, checks, waivers, state, health, logging, worker, alerts, telemetry, snapshots, baseline"
 KINDS = "client_secret, certificate, managed_identity or workload_identity"
 CERTIFICATE_ACCEPTED = (
     "an existing PEM file (certificate, and key unless private_key_path names it) or PKCS#12 file (.pfx/.p12)"
@@ -611,6 +613,8 @@ def test_every_setting_is_in_the_rendered_file() -> None:
         HealthSettings,
         LogSettings,
         WorkerSettings,
+        SnapshotSettings,
+        BlobSettings,
         MonitorSettings,
         DummySettings,
     ]

@@ -20,6 +20,7 @@ from monitor.check import CHECK_ID
 from monitor.errors import ConfigurationError
 from monitor.graph.clouds import CLOUDS, resolve_endpoints
 from monitor.graph.connection import GraphConnection
+from monitor.snapshots.settings import SnapshotSettings
 from monitor.telemetry.settings import TelemetrySettings
 
 ENV_PREFIX = "ENTRA_MONITOR_"
@@ -221,6 +222,10 @@ class MonitorSettings(BaseSettings):
     )
     telemetry: TelemetrySettings = Field(
         default_factory=TelemetrySettings, description="the [telemetry] table: where metrics and events go"
+    )
+    snapshots: SnapshotSettings = Field(
+        default_factory=SnapshotSettings,
+        description="the [snapshots] table: compliance snapshots for auditors, where and how many",
     )
     baseline: FilePath | None = Field(
         default=None, description="an existing TOML file of baseline thresholds (default: the built-in one)"

@@ -173,6 +173,25 @@ path = $state_path   # SQLite file of findings, runs and watermarks
 [telemetry.console]
 # enabled = false
 
+# ── Snapshots: tamper-evident compliance records for auditors ─────────────────────────────────
+# After every complete sweep of a tenant, a directory under <directory>/<tenant>/ with
+# snapshot.json, findings.csv, report.html and a hash-chained manifest.json (docs/snapshots.md).
+[snapshots]
+# enabled = true
+# directory = "snapshots"
+# keep_last = 90                # keep at most this many per tenant; absent: all
+# keep_days = 400               # remove those older than this many days; absent: none
+# signing_key_path = "/etc/entra-monitor/snapshot-signing.pem"   # Ed25519 PEM private key
+# signing_key_password = "…"    # a secret: or ENTRA_MONITOR_SNAPSHOTS__SIGNING_KEY_PASSWORD
+[snapshots.blob]
+# enabled = false               # also upload every snapshot to Azure Blob Storage
+# account_url = "https://acct.blob.core.windows.net"
+# container = "compliance-snapshots"
+# credential = "managed_identity"   # or "connection_string", or "tenant" (the first tenant's)
+# managed_identity_client_id = "…"  # a user-assigned identity; absent: the system-assigned one
+# connection_string = "…"       # a secret: or ENTRA_MONITOR_SNAPSHOTS__BLOB__CONNECTION_STRING
+# api_version = "2021-12-02"    # absent: the library's default
+
 # ── Worker ──────────────────────────────────────────────────────────────────────────────────
 [worker]
 # grace_seconds = 30.0            # seconds running checks get to finish on shutdown
