@@ -21,7 +21,8 @@ from monitor.baseline import load_baseline
 from monitor.check import Check, Cron, Interval, Schedule
 from monitor.clock import Clock, utc_now
 from monitor.errors import ConfigurationError
-from monitor.graph.connection import connect, describe_validation
+from monitor.graph.azure_credential import AzureTokenCredential
+from monitor.graph.connection import azure_credential, connect, describe_validation
 from monitor.graph.instruments import GraphInstruments
 from monitor.plugins import Discovery, discover_checks, log_broken
 from monitor.runner import CheckRunner, PreparedCheck, Tenant
@@ -160,12 +161,14 @@ async def build_app(
     if missing:
         names = ", ".join(t.name for t in settings.tenants)
         raise ConfigurationError(f"tenants: no tenant named {', '.join(map(repr, missing))}; known: {names}")
-    if settings.telemetry.azure_monitor.entra_authentication:
-        raise ConfigurationError(
-            "telemetry.azure_monitor.entra_authentication: not available in this version yet; "
-            "use a connection string with its instrumentation key, or set it to false"
-        )
-    telemetry = setup_telemetry(settings.telemetry)
+    ingestion_credential = _ingestion_credential(settings)
+    try:
+        telemetry = setup_telemetry(settings.telemetry, credential=ingestion_credential)
+    except BaseException:
+        if ingestion_credential is not None:
+            ingestion_credential.close()
+        raise
+    telemetry.on_shutdown(ingestion_credential)
     instruments = instruments or telemetry.graph_instruments
     tenants: list[Tenant] = []
     try:
@@ -202,6 +205,21 @@ async def build_app(
         telemetry,
         log_filter,
     )
+
+
+def _ingestion_credential(settings: MonitorSettings) -> AzureTokenCredential | None:
+    """The tenant credential that authenticates Azure Monitor ingestion, when asked for."""
+    azure = settings.telemetry.azure_monitor
+    if not (azure.enabled and azure.entra_authentication):
+        return None
+    name = azure.credential_tenant
+    tenant = next((t for t in settings.tenants if name is None or t.name == name), None)
+    if tenant is None:
+        known = ", ".join(t.name for t in settings.tenants)
+        raise ConfigurationError(
+            f"telemetry.azure_monitor.credential_tenant: no tenant named {name!r}; known: {known}"
+        )
+    return azure_credential(tenant)
 
 
 def _install_log_filter(log_filter: logging.Filter) -> logging.Filter:

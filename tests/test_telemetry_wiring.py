@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 import httpx
+import jwt
 
 from monitor.check import Severity
 from monitor.settings import load_settings
@@ -129,3 +130,44 @@ def test_alert_deliveries_are_counted_by_sink_and_outcome(emulator: RunningEmula
     assert counted == {("soc", "delivered"): delivered, ("chat", "parked"): critical}
     assert refused == critical  # each was tried once and parked; a parked alert holds nothing back
     assert critical > 0
+
+
+def test_entra_authenticated_ingestion_carries_the_tenants_token(
+    emulator: RunningEmulator, tmp_path: Path
+) -> None:
+    config = write_config(emulator, tmp_path, "certificate")
+    with ingestion_server(tls_directory=tmp_path / "tls", require_bearer=True) as ingestion:
+        azure = (
+            f'enabled = true\nconnection_string = "{ingestion.connection_string}"\n'
+            f'entra_authentication = true\ncredential_tenant = "lab"\nca_bundle = "{ingestion.ca_bundle}"\n'
+        )
+        config.write_text(config.read_text() + "\n[telemetry.azure_monitor]\n" + azure)
+        result = once(config, *CHECKS, "--format", "json")
+        requests = list(ingestion.requests)
+        points = ingestion.metrics()
+    assert result.returncode == 0, result.stderr
+    assert ingestion.connection_string.split("IngestionEndpoint=")[1].startswith("https://")
+    assert requests
+    audiences = set()
+    for request in requests:
+        scheme, _, token = request.headers["authorization"].partition(" ")
+        assert scheme == "Bearer"
+        claims = jwt.decode(token, options={"verify_signature": False})
+        audiences.add((claims["aud"], claims["tid"], claims["appid"]))
+    client_id = emulator.info["clients"]["certificate"]["clientId"]
+    assert audiences == {("https://monitor.azure.com/", emulator.info["tenantId"], client_id)}
+    runs = {p["properties"]["check"] for p in points if p["name"] == "entra_monitor.check.runs"}
+    assert runs == {"credential-expiry", "graph-access"}
+
+
+def test_an_unknown_credential_tenant_is_a_settings_error(emulator: RunningEmulator, tmp_path: Path) -> None:
+    config = write_config(emulator, tmp_path, "certificate")
+    with ingestion_server() as ingestion:
+        azure = (
+            f'enabled = true\nconnection_string = "{ingestion.connection_string}"\n'
+            'entra_authentication = true\ncredential_tenant = "contoso"\n'
+        )
+        config.write_text(config.read_text() + "\n[telemetry.azure_monitor]\n" + azure)
+        result = once(config, *CHECKS)
+    assert result.returncode == 2
+    assert "telemetry.azure_monitor.credential_tenant: no tenant named 'contoso'; known: lab" in result.stderr

@@ -167,13 +167,14 @@ class _ConfidentialClientAcquirer(_Acquirer):
         client_id: str,
         credential: str | dict[str, Any],
         endpoints: Endpoints,
+        resource: str,
     ) -> None:
         super().__init__(endpoints)
         self.kind = kind
         self._client_id = client_id
         self._credential = credential
         self._authority = endpoints.authority(tenant_id)
-        self._scopes = [endpoints.graph_scope]
+        self._scopes = [f"{resource}/.default"]
         # Instance discovery asks login.microsoftonline.com about the host; for any other host
         # (an emulator, a private endpoint) that request would fail or leak the tenant.
         known = endpoints.authority_host.removeprefix("https://") in _KNOWN_AUTHORITY_HOSTS
@@ -198,7 +199,7 @@ class _ManagedIdentityAcquirer(_Acquirer):
 
     kind = "managed_identity"
 
-    def __init__(self, credential: ManagedIdentityCredential, endpoints: Endpoints) -> None:
+    def __init__(self, credential: ManagedIdentityCredential, endpoints: Endpoints, resource: str) -> None:
         super().__init__(endpoints)
         self._identity: Any = (
             msal.UserAssignedManagedIdentity(
@@ -209,7 +210,7 @@ class _ManagedIdentityAcquirer(_Acquirer):
             if credential.client_id or credential.resource_id or credential.object_id
             else msal.SystemAssignedManagedIdentity()
         )
-        self._resource = endpoints.graph_resource
+        self._resource = resource
         self._client: Any = None
 
     def acquire(self) -> MsalResult:
@@ -253,7 +254,7 @@ class MsalTokenProvider(TokenProvider):
             if current is not None and self._clock() < self._refresh_at:
                 return current
             try:
-                fresh = await asyncio.to_thread(self._acquire, current)
+                fresh = await asyncio.to_thread(self.acquire_blocking, current)
             except AuthenticationError as error:
                 if current is not None and self._clock() < current.expires_at:
                     # Not on every call: an unreachable login host would hold each caller for a timeout.
@@ -283,9 +284,17 @@ class MsalTokenProvider(TokenProvider):
             self._current = None
             await asyncio.to_thread(self._acquirer.close)
 
-    def _acquire(self, replacing: AccessToken | None) -> AccessToken:
-        """One acquisition (worker thread). The token being replaced leaves MSAL's cache first,
-        or MSAL would hand it back until five minutes before its expiry, whatever our margin."""
+    def close_blocking(self) -> None:
+        """Release the HTTP connections without an event loop (for a credential used from threads)."""
+        self._closed = True
+        self._current = None
+        self._acquirer.close()
+
+    def acquire_blocking(self, replacing: AccessToken | None = None) -> AccessToken:
+        """One acquisition, blocking (a worker thread, or a library's own thread); MSAL answers from
+        its cache while the token is valid. The token being replaced leaves MSAL's cache first, or
+        MSAL would hand it back until five minutes before its expiry, whatever our margin.
+        Raises AuthenticationError."""
         if replacing is not None:
             self._acquirer.forget(replacing.token)
         requested_at = self._clock()
@@ -343,15 +352,20 @@ def build_token_provider(
     return MsalTokenProvider(
         tenant_id,
         credential.description,
-        _acquirer(tenant_id, credential, endpoints),
+        build_acquirer(tenant_id, credential, endpoints),
         refresh_margin=refresh_margin,
         clock=clock or _utc_now,
     )
 
 
-def _acquirer(tenant_id: str, credential: CredentialSettings, endpoints: Endpoints) -> _Acquirer:
+def build_acquirer(
+    tenant_id: str, credential: CredentialSettings, endpoints: Endpoints, resource: str | None = None
+) -> _Acquirer:
+    """An MSAL client for tokens to ``resource`` (an application ID URI without ``/.default``;
+    the cloud's Graph by default). Key and certificate files are read now."""
+    resource = resource or endpoints.graph_resource
     if isinstance(credential, ManagedIdentityCredential):
-        return _ManagedIdentityAcquirer(credential, endpoints)
+        return _ManagedIdentityAcquirer(credential, endpoints, resource)
     client_credential: str | dict[str, Any]
     if isinstance(credential, ClientSecretCredential):
         client_credential = credential.client_secret.get_secret_value()
@@ -365,7 +379,7 @@ def _acquirer(tenant_id: str, credential: CredentialSettings, endpoints: Endpoin
     else:
         client_credential = {"client_assertion": _federated_assertion(credential, tenant_id)}
     return _ConfidentialClientAcquirer(
-        credential.kind, tenant_id, credential.client_id, client_credential, endpoints
+        credential.kind, tenant_id, credential.client_id, client_credential, endpoints, resource
     )
 
 

@@ -15,8 +15,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from monitor.errors import ConfigurationError
 from monitor.graph.auth import build_token_provider
+from monitor.graph.azure_credential import AzureTokenCredential
 from monitor.graph.client import GraphClient
-from monitor.graph.clouds import CLOUDS, resolve_endpoints
+from monitor.graph.clouds import CLOUDS, Endpoints, resolve_endpoints
 from monitor.graph.credentials import CredentialSettings
 from monitor.graph.instruments import GraphInstruments
 from monitor.graph.settings import GraphClientSettings
@@ -44,18 +45,29 @@ class GraphConnection(BaseModel):
     client: GraphClientSettings = Field(default_factory=GraphClientSettings)
 
 
+def connection_endpoints(connection: GraphConnection) -> Endpoints:
+    """The tenant's cloud endpoints with its overrides; ConfigurationError for a bad one."""
+    return resolve_endpoints(
+        connection.cloud,
+        authority_host=connection.authority_host,
+        graph_endpoint=connection.graph_endpoint,
+        ca_bundle=connection.ca_bundle,
+    )
+
+
+def azure_credential(connection: GraphConnection) -> AzureTokenCredential:
+    """The tenant's credential for Azure resources other than Graph (Azure Monitor ingestion, Blob
+    Storage), as an Azure SDK ``TokenCredential``; the caller closes it. No request is sent here."""
+    return AzureTokenCredential(connection.tenant_id, connection.credential, connection_endpoints(connection))
+
+
 def connect(connection: GraphConnection, instruments: GraphInstruments | None = None) -> GraphClient:
     """A Graph client for the tenant, owning its token provider (closed with the client).
 
     Raises ConfigurationError for an unknown cloud, a non-https override or an unreadable CA bundle
     or certificate; no request is sent until the client is used.
     """
-    endpoints = resolve_endpoints(
-        connection.cloud,
-        authority_host=connection.authority_host,
-        graph_endpoint=connection.graph_endpoint,
-        ca_bundle=connection.ca_bundle,
-    )
+    endpoints = connection_endpoints(connection)
     provider = build_token_provider(connection.tenant_id, connection.credential, endpoints)
     return GraphClient(
         tenant_id=connection.tenant_id,

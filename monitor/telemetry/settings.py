@@ -35,8 +35,14 @@ class AzureMonitorSettings(_Section):
     )
     entra_authentication: bool = Field(
         default=False,
-        description="true or false: authenticate ingestion with the Entra credential the monitor passes "
-        "(the resource must then reject local authentication; needs an https endpoint)",
+        description="true or false: authenticate ingestion with a tenant's Entra credential (see "
+        "credential_tenant) instead of the instrumentation key alone; needs an https endpoint",
+    )
+    credential_tenant: str | None = Field(
+        default=None,
+        description="with entra_authentication: the name of the [[tenants]] entry whose credential "
+        "authenticates ingestion (default: the first tenant); in Azure, a managed identity with the "
+        "Monitoring Metrics Publisher role on the Application Insights resource",
     )
     storage_directory: Path | None = Field(
         default=None,

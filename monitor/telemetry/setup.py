@@ -17,7 +17,7 @@ import os
 import sys
 import threading
 from collections.abc import Callable, Mapping
-from typing import TextIO
+from typing import Protocol, TextIO
 
 from opentelemetry._logs import SeverityNumber
 from opentelemetry.metrics import NoOpMeterProvider
@@ -48,6 +48,10 @@ EVENT_NAME_ATTRIBUTE = "microsoft.custom_event.name"
 PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
+class SupportsClose(Protocol):
+    def close(self) -> None: ...
+
+
 class Telemetry:
     """The configured providers and the monitor's instruments; see :func:`setup_telemetry`."""
 
@@ -64,6 +68,12 @@ class Telemetry:
         self._events = logger_provider.get_logger(EVENT_LOGGER)
         self._exposition = exposition
         self._shutdown_started = False
+        self._closing: list[SupportsClose] = []
+
+    def on_shutdown(self, resource: SupportsClose | None) -> None:
+        """Close ``resource`` (an exporter's credential, say) once the exporters have stopped."""
+        if resource is not None:
+            self._closing.append(resource)
 
     @property
     def prometheus_enabled(self) -> bool:
@@ -105,6 +115,8 @@ class Telemetry:
     def _shutdown(self) -> None:
         self._logger_provider.shutdown()
         self.meter_provider.shutdown()
+        for resource in self._closing:
+            resource.close()
 
 
 def _bounded(work: Callable[[], object], timeout_seconds: float, name: str) -> bool:
