@@ -39,6 +39,7 @@ class RunningAzurite:
 
     port: int
     log: Path
+    pid: int
 
     @property
     def blob_endpoint(self) -> str:
@@ -80,7 +81,7 @@ def start_azurite(directory: Path) -> Iterator[RunningAzurite]:
         process = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT, cwd=directory)
     try:
         port = _wait_for_port(process, log)
-        yield RunningAzurite(port=port, log=log)
+        yield RunningAzurite(port=port, log=log, pid=process.pid)
     finally:
         process.terminate()
         try:
