@@ -120,14 +120,19 @@ class AsyncStore:
     async def delivery_counts(self) -> dict[str, dict[str, int]]:
         return await self._call(self._store.delivery_counts)
 
-    async def mark_delivered(self, alert_id: int, sink: str, now: datetime) -> None:
-        await self._call(self._store.mark_delivered, alert_id, sink, now)
+    async def mark_delivered(self, alert_ids: Sequence[int], sink: str, now: datetime) -> None:
+        await self._call(self._store.mark_delivered, alert_ids, sink, now)
 
-    async def mark_failed(self, alert_id: int, sink: str, error: str, retry_at: datetime) -> Delivery:
-        return await self._call(self._store.mark_failed, alert_id, sink, error, retry_at)
+    async def mark_failed(
+        self, alert_ids: Sequence[int], sink: str, error: str, retry_at: datetime
+    ) -> list[Delivery]:
+        return await self._call(self._store.mark_failed, alert_ids, sink, error, retry_at)
 
-    async def park(self, alert_id: int, sink: str, now: datetime, reason: str) -> None:
-        await self._call(self._store.park, alert_id, sink, now, reason)
+    async def park(self, alert_ids: Sequence[int], sink: str, now: datetime, reason: str) -> None:
+        await self._call(self._store.park, alert_ids, sink, now, reason)
+
+    async def prune_alerts(self, before: datetime) -> int:
+        return await self._call(self._store.prune_alerts, before)
 
     async def deliveries(self, status: str | None = None, sink: str | None = None) -> list[Delivery]:
         return await self._call(self._store.deliveries, status, sink)

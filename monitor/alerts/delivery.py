@@ -59,11 +59,15 @@ class Outbox(Protocol):
         self, now: datetime, sinks: Collection[str], limit: int = 100
     ) -> list[Delivery]: ...
 
-    async def mark_delivered(self, alert_id: int, sink: str, now: datetime) -> None: ...
+    async def mark_delivered(self, alert_ids: Sequence[int], sink: str, now: datetime) -> None: ...
 
-    async def mark_failed(self, alert_id: int, sink: str, error: str, retry_at: datetime) -> Delivery: ...
+    async def mark_failed(
+        self, alert_ids: Sequence[int], sink: str, error: str, retry_at: datetime
+    ) -> list[Delivery]: ...
 
-    async def park(self, alert_id: int, sink: str, now: datetime, reason: str) -> None: ...
+    async def park(self, alert_ids: Sequence[int], sink: str, now: datetime, reason: str) -> None: ...
+
+    async def prune_alerts(self, before: datetime) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -150,17 +154,16 @@ async def _drain(
     The deliveries of one digest go as one message and share its outcome."""
     for group in _messages(queue):
         outcome = await _send(sink, group, client, now)
-        keys = [(delivery.alert.alert_id, sink.id) for delivery in group]
+        ids = [delivery.alert.alert_id for delivery in group]
+        keys = [(alert_id, sink.id) for alert_id in ids]
         digest = group[0].digest
         if digest and outcome.kind != "retry":
             report.digests.append((digest, sink.id))
         if outcome.kind == "delivered":
-            for key in keys:
-                await outbox.mark_delivered(*key, now)
+            await outbox.mark_delivered(ids, sink.id, now)
             report.delivered.extend(keys)
         elif outcome.kind == "park":
-            for key in keys:
-                await outbox.park(*key, now, outcome.reason)
+            await outbox.park(ids, sink.id, now, outcome.reason)
             report.parked.extend(keys)
             logger.warning(
                 "alert parked: the sink refused it for good and it will not be retried",
@@ -169,8 +172,7 @@ async def _drain(
             )  # fmt: skip
         else:
             wait = backoff.delay(max(delivery.attempts for delivery in group) + 1, outcome.retry_after)
-            for key in keys:
-                await outbox.mark_failed(*key, outcome.reason, now + timedelta(seconds=wait))
+            await outbox.mark_failed(ids, sink.id, outcome.reason, now + timedelta(seconds=wait))
             report.retried.extend(keys)
             logger.info(
                 "alert delivery failed; retrying later",

@@ -14,7 +14,7 @@ import asyncio
 import logging
 from collections import Counter
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import httpx
 
@@ -26,6 +26,7 @@ from monitor.errors import StateError
 from monitor.telemetry.instruments import MonitorInstruments
 
 logger = logging.getLogger(__name__)
+PRUNE_EVERY = timedelta(hours=1)
 
 
 class AlertDispatcher:
@@ -47,17 +48,19 @@ class AlertDispatcher:
         self._backoff = Backoff(settings.retry)
         self._client = httpx.AsyncClient(follow_redirects=False)
         self._round = asyncio.Lock()
+        self._pruned_at: datetime | None = None
 
     async def deliver(self) -> DeliveryReport:
         """One round now: write due reminders, route new alerts, send what is due. A storage
         failure is logged and retried on the next round (the alerts stay in the outbox); a sink's
         failure never raises."""
-        if not self.sinks:
-            return DeliveryReport()
         settings = self._settings
         async with self._round:
             try:
                 now = self._clock()
+                await self._prune(now)
+                if not self.sinks:
+                    return DeliveryReport()
                 reminders = []
                 if settings.reminder_interval_hours > 0:
                     interval = timedelta(hours=settings.reminder_interval_hours)
@@ -79,6 +82,15 @@ class AlertDispatcher:
             except StateError as error:
                 logger.error("alert delivery could not read or update the outbox: %s", error)
                 return DeliveryReport()
+
+    async def _prune(self, now: datetime) -> None:
+        """Delete sent alerts past ``retention_days``, at most once per ``PRUNE_EVERY``."""
+        if self._pruned_at is not None and now - self._pruned_at < PRUNE_EVERY:
+            return
+        self._pruned_at = now
+        removed = await self._outbox.prune_alerts(now - timedelta(days=self._settings.retention_days))
+        if removed:
+            logger.info("pruned sent alerts from the outbox", extra={"alerts": removed})
 
     def _count(self, report: DeliveryReport) -> None:
         if self._instruments is None:

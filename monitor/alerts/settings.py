@@ -169,6 +169,13 @@ class AlertSettings(_Section):
         default=Severity.HIGH,
         description="info, low, medium, high or critical: only open findings this severe get reminders",
     )
+    retention_days: float = Field(
+        default=30,
+        ge=1,
+        le=3650,
+        description="days a sent (delivered or parked) alert stays in the outbox before it is deleted; "
+        "the latest alert about each finding stays for reminders (1 to 3650)",
+    )
     digest_threshold: int = Field(
         default=10,
         ge=0,

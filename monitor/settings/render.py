@@ -139,6 +139,7 @@ path = $state_path   # SQLite file of findings, runs and watermarks
 # reminder_min_severity = "high"   # only findings this severe get reminders
 # digest_threshold = 10            # more alerts than this from one run to one sink: one digest; 0 = off
 # digest_titles = 5                # titles a digest lists, most severe first
+# retention_days = 30.0           # sent alerts leave the outbox after this (each finding's latest stays)
 [alerts.retry]
 # initial_seconds = 30.0
 # multiplier = 2.0

@@ -367,33 +367,63 @@ class SqliteStateStore(StateStore):
             counts.setdefault(sink, dict.fromkeys(DELIVERY_STATUSES, 0))[status] = count
         return counts
 
-    def mark_delivered(self, alert_id: int, sink: str, now: datetime) -> None:
-        self._settle(alert_id, sink, "status = 'delivered', finished = ?", utc_text(now, "now"))
+    def mark_delivered(self, alert_ids: Sequence[int], sink: str, now: datetime) -> None:
+        self._settle(alert_ids, sink, "status = 'delivered', finished = ?", utc_text(now, "now"))
 
-    def mark_failed(self, alert_id: int, sink: str, error: str, retry_at: datetime) -> Delivery:
+    def mark_failed(
+        self, alert_ids: Sequence[int], sink: str, error: str, retry_at: datetime
+    ) -> list[Delivery]:
         retry = utc_text(retry_at, "retry_at")
-        return self._settle(alert_id, sink, "last_error = ?, next_attempt = ?", error, retry)
+        return self._settle(alert_ids, sink, "last_error = ?, next_attempt = ?", error, retry)
 
-    def park(self, alert_id: int, sink: str, now: datetime, reason: str) -> None:
+    def park(self, alert_ids: Sequence[int], sink: str, now: datetime, reason: str) -> None:
         assignments = "status = 'parked', finished = ?, last_error = ?"
-        self._settle(alert_id, sink, assignments, utc_text(now, "now"), reason)
+        self._settle(alert_ids, sink, assignments, utc_text(now, "now"), reason)
 
-    def _settle(self, alert_id: int, sink: str, assignments: str, *values: str) -> Delivery:
-        """Apply ``assignments`` (and one more attempt) to a pending delivery and return it as it
-        is then; ValueError if there is no such pending delivery."""
+    def _settle(self, alert_ids: Sequence[int], sink: str, assignments: str, *values: str) -> list[Delivery]:
+        """Apply ``assignments`` (and one more attempt) to pending deliveries in one transaction and
+        return them as they are then; ValueError, with nothing changed, unless all are pending."""
         with self._session("record a delivery in", write=True) as connection:
-            cursor = connection.execute(
-                # ``assignments`` is fixed text from the callers above; values are parameters.
-                f"UPDATE deliveries SET attempts = attempts + 1, {assignments} "  # noqa: S608
-                "WHERE alert_id = ? AND sink = ? AND status = 'pending'",
-                (*values, alert_id, sink),
+            for alert_id in alert_ids:
+                cursor = connection.execute(
+                    # ``assignments`` is fixed text from the callers above; values are parameters.
+                    f"UPDATE deliveries SET attempts = attempts + 1, {assignments} "  # noqa: S608
+                    "WHERE alert_id = ? AND sink = ? AND status = 'pending'",
+                    (*values, alert_id, sink),
+                )
+                if cursor.rowcount == 0:
+                    raise ValueError(
+                        f"no pending delivery of alert {alert_id} to sink {sink!r} in {self._path}"
+                    )
+            rows = [
+                connection.execute(
+                    f"{_SELECT_DELIVERIES} WHERE d.alert_id = ? AND d.sink = ?", (alert_id, sink)
+                ).fetchone()
+                for alert_id in alert_ids
+            ]
+        return [_delivery(row) for row in rows]
+
+    def prune_alerts(self, before: datetime) -> int:
+        cutoff = utc_text(before, "before")
+        with self._session("prune alerts in", write=True) as connection:
+            connection.execute("CREATE TEMP TABLE IF NOT EXISTS pruned (alert_id INTEGER PRIMARY KEY)")
+            connection.execute("DELETE FROM temp.pruned")
+            connection.execute(
+                """INSERT INTO temp.pruned
+                   SELECT a.alert_id FROM alerts AS a
+                   WHERE a.created < ?
+                     AND NOT EXISTS (SELECT 1 FROM deliveries AS d
+                                     WHERE d.alert_id = a.alert_id AND d.status = 'pending')
+                     AND EXISTS (SELECT 1 FROM alerts AS later
+                                 WHERE later.fingerprint = a.fingerprint AND later.created > a.created)""",
+                (cutoff,),
             )
-            if cursor.rowcount == 0:
-                raise ValueError(f"no pending delivery of alert {alert_id} to sink {sink!r} in {self._path}")
-            row = connection.execute(
-                f"{_SELECT_DELIVERIES} WHERE d.alert_id = ? AND d.sink = ?", (alert_id, sink)
-            ).fetchone()
-        return _delivery(row)
+            connection.execute("DELETE FROM deliveries WHERE alert_id IN (SELECT alert_id FROM temp.pruned)")
+            removed = connection.execute(
+                "DELETE FROM alerts WHERE alert_id IN (SELECT alert_id FROM temp.pruned)"
+            ).rowcount
+            connection.execute("DELETE FROM temp.pruned")
+        return int(removed)
 
     def check_writable(self) -> None:
         # Taking the write lock succeeds even on a read-only file; rewriting the header does not.

@@ -310,19 +310,31 @@ class StateStore(abc.ABC):
         """Per sink, how many deliveries are in each of :data:`DELIVERY_STATUSES` (zeros included)."""
 
     @abc.abstractmethod
-    def mark_delivered(self, alert_id: int, sink: str, now: datetime) -> None:
-        """Record the sink's acceptance: delivered at ``now``, one more attempt. ValueError unless
-        the delivery exists and is pending."""
+    def mark_delivered(self, alert_ids: Sequence[int], sink: str, now: datetime) -> None:
+        """Record the sink's acceptance of these alerts (one message: an alert, or a digest):
+        delivered at ``now``, one more attempt each, in one transaction. ValueError, with nothing
+        changed, unless every delivery exists and is pending."""
 
     @abc.abstractmethod
-    def mark_failed(self, alert_id: int, sink: str, error: str, retry_at: datetime) -> Delivery:
-        """Record a failed attempt that may succeed later: one more attempt, ``error`` kept, due
-        again at ``retry_at``; the updated delivery. ValueError unless it exists and is pending."""
+    def mark_failed(
+        self, alert_ids: Sequence[int], sink: str, error: str, retry_at: datetime
+    ) -> list[Delivery]:
+        """Record a failed attempt that may succeed later: one more attempt each, ``error`` kept,
+        due again at ``retry_at``, in one transaction; the updated deliveries. ValueError, with
+        nothing changed, unless every delivery exists and is pending."""
 
     @abc.abstractmethod
-    def park(self, alert_id: int, sink: str, now: datetime, reason: str) -> None:
-        """Record that the sink refused the alert for good: parked at ``now`` with ``reason``, one
-        more attempt, never offered again. ValueError unless it exists and is pending."""
+    def park(self, alert_ids: Sequence[int], sink: str, now: datetime, reason: str) -> None:
+        """Record that the sink refused these alerts for good: parked at ``now`` with ``reason``,
+        one more attempt each, never offered again; one transaction. ValueError, with nothing
+        changed, unless every delivery exists and is pending."""
+
+    @abc.abstractmethod
+    def prune_alerts(self, before: datetime) -> int:
+        """Delete the alerts created before ``before`` with no pending delivery (all delivered or
+        parked, or never routed: no sink was configured), with their deliveries, except the latest
+        alert about each finding (it decides when a reminder is due); how many alerts went. Alert
+        ids are never reused."""
 
     @abc.abstractmethod
     def check_writable(self) -> None:

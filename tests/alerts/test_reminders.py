@@ -130,3 +130,41 @@ async def test_no_reminders_when_the_interval_is_zero(database: Path, receiver: 
     assert report.reminders == 0
     assert [alert.kind for alert in alerts] == ["new"]
     assert len(receiver.received) == 1
+
+
+async def test_the_dispatcher_prunes_sent_alerts_past_retention_hourly(
+    database: Path, receiver: Receiver
+) -> None:
+    settings = AlertSettings.model_validate(
+        {
+            "retention_days": 2,
+            "reminder_min_severity": "critical",
+            "sinks": [{"kind": "slack", "id": "all", "url": receiver.url()}],
+        }
+    )
+    now = [T0]
+    store = await AsyncStore.open(database)
+    dispatcher = AlertDispatcher(settings, build_sinks(settings), store, lambda: now[0])
+    seen: list[list[int]] = []
+    try:
+        await store.reconcile(TENANT, CHECK, [HIGH, MEDIUM], T0, [])
+        await dispatcher.deliver()  # alerts 1, 2 (new) delivered; pruned at T0: nothing
+        await store.reconcile(TENANT, CHECK, [HIGH], at(1), [])
+        now[0] = at(1)
+        await dispatcher.deliver()  # alert 3 (medium resolved) delivered; pruned: nothing
+        for moment in (
+            T0 + 2 * DAY - timedelta(minutes=10),
+            T0 + 2 * DAY + timedelta(minutes=20),
+            at(1) + 2 * DAY,
+        ):
+            now[0] = moment
+            await dispatcher.deliver()
+            with open_store(database) as reader:
+                seen.append([alert.alert_id for alert in reader.alerts()])
+    finally:
+        await dispatcher.aclose()
+        await store.close()
+    # Two days less ten minutes: too young. Twenty minutes later alert 2 is past retention, but
+    # the last prune was half an hour ago. An hour after that it goes (superseded by alert 3);
+    # alert 1 is the high finding's latest and stays.
+    assert seen == [[1, 2, 3], [1, 2, 3], [1, 3]]

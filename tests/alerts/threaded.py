@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 
 from monitor.check import Severity
@@ -34,11 +34,16 @@ class ThreadedOutbox:
     async def due_deliveries(self, now: datetime, sinks: Collection[str], limit: int = 100) -> list[Delivery]:
         return await asyncio.to_thread(self._store.due_deliveries, now, sinks, limit)
 
-    async def mark_delivered(self, alert_id: int, sink: str, now: datetime) -> None:
-        await asyncio.to_thread(self._store.mark_delivered, alert_id, sink, now)
+    async def mark_delivered(self, alert_ids: Sequence[int], sink: str, now: datetime) -> None:
+        await asyncio.to_thread(self._store.mark_delivered, alert_ids, sink, now)
 
-    async def mark_failed(self, alert_id: int, sink: str, error: str, retry_at: datetime) -> Delivery:
-        return await asyncio.to_thread(self._store.mark_failed, alert_id, sink, error, retry_at)
+    async def mark_failed(
+        self, alert_ids: Sequence[int], sink: str, error: str, retry_at: datetime
+    ) -> list[Delivery]:
+        return await asyncio.to_thread(self._store.mark_failed, alert_ids, sink, error, retry_at)
 
-    async def park(self, alert_id: int, sink: str, now: datetime, reason: str) -> None:
-        await asyncio.to_thread(self._store.park, alert_id, sink, now, reason)
+    async def park(self, alert_ids: Sequence[int], sink: str, now: datetime, reason: str) -> None:
+        await asyncio.to_thread(self._store.park, alert_ids, sink, now, reason)
+
+    async def prune_alerts(self, before: datetime) -> int:
+        return await asyncio.to_thread(self._store.prune_alerts, before)
