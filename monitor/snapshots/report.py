@@ -36,7 +36,9 @@ STATUS_WORDS = {
     "failed": "Failed",
     "timed_out": "Timed out",
     "not_run": "Did not run",
+    "unavailable": "Unavailable",
 }
+"""Run statuses in plain words; ``unavailable`` is a check the tenant's licence does not allow."""
 
 CHANGE_WORDS = {
     "new": "New",
@@ -79,6 +81,10 @@ CHECKS_EXPLAINED = {
         "Token and session lifetimes",
         "How long sign-in tokens and sessions stay valid, compared with the baseline.",
     ),
+    "worker": (
+        "The monitor's own health",
+        "Findings the monitor records about itself, such as a check that failed several runs in a row.",
+    ),
 }
 """Name and subject of each built-in check in an auditor's words; a plug-in's check shows its id."""
 
@@ -87,11 +93,25 @@ INVISIBLE = re.compile("[\x00-\x08\x0b-\x1f\x7f\u061c\u200e\u200f\u202a-\u202e\u
 ``gpj.exe`` displays as "invoiceexe.jpg", so the page shows them as ``⟨U+202E⟩`` instead of obeying them."""
 
 COLLECTION_WORDS = {
-    "appRoleAssignments": "application permission assignments",
-    "oauth2PermissionGrants": "delegated permission grants",
+    "applications": "applications",
     "servicePrincipals": "service principals (applications' identities in the tenant)",
-    "signIns": "sign-in log entries",
+    "servicePrincipals/{id}/appRoleAssignedTo": "app role assignments granted on service principals",
+    "servicePrincipals/{id}/appRoleAssignments": "application permissions held by service principals",
+    "servicePrincipals/{id}/oauth2PermissionGrants": "delegated permission grants of service principals",
+    "oauth2PermissionGrants": "delegated permission grants",
+    "auditLogs/signIns": "sign-in log entries",
+    "reports/servicePrincipalSignInActivities": "application sign-in activity records",
+    "identityProtection/riskyUsers": "users flagged as at risk",
+    "identityProtection/riskDetections": "risk detections",
+    "policies/tokenLifetimePolicies": "token lifetime policies",
+    "policies/tokenLifetimePolicies/{id}/appliesTo": "assignments of token lifetime policies",
+    "identity/conditionalAccess/policies": "Conditional Access policies",
+    "identity/conditionalAccess/namedLocations": "named locations",
+    "identityGovernance/accessReviews/definitions": "access review definitions",
+    "identityGovernance/accessReviews/definitions/{id}/instances": "access review instances",
 }
+"""Graph collections (as coverage names them: the route's path) in plain words; others are spelt
+out from their last segment."""
 
 REFERENCE_SOURCES = {"seed": "Entra integration guide"}
 """Prefixes of ``references`` (``"seed: A › B"``) and the document they stand for."""
@@ -419,11 +439,17 @@ def _duration(seconds: float | None) -> str:
 
 
 def _collection_words(name: str) -> str:
-    """A Graph collection name in plain words: ``servicePrincipals`` → ``service principals …``."""
-    last = name.rsplit("/", 1)[-1]
-    if last in COLLECTION_WORDS:
-        return COLLECTION_WORDS[last]
-    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", last).lower()
+    """A Graph collection path in plain words: ``servicePrincipals`` → ``service principals (…)``;
+    an unknown ``groups/{id}/members`` → ``members (read per group)``."""
+    if name in COLLECTION_WORDS:
+        return COLLECTION_WORDS[name]
+    segments = [segment for segment in name.split("/") if segment and not segment.startswith("{")]
+    if not segments:
+        return name
+    words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", segments[-1]).lower()
+    if "{" in name and len(segments) > 1:
+        return f"{words} (read per {segments[0].removesuffix('s')})"
+    return words
 
 
 def _plural(count: int, singular: str, plural: str | None = None) -> str:

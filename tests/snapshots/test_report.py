@@ -187,7 +187,7 @@ def previous_document() -> dict[str, Any]:
     ]
     document["checks"] = [
         check("credential-expiry", "succeeded", credentials, coverage={"applications": 24}),
-        check("token-lifetime-drift", "succeeded", tokens, coverage={"tokenLifetimePolicies": 3}),
+        check("token-lifetime-drift", "succeeded", tokens, coverage={"policies/tokenLifetimePolicies": 3}),
     ]
     summarise(document, None, new=4)
     return document
@@ -259,7 +259,15 @@ def current_document(previous: dict[str, Any]) -> dict[str, Any]:
         ),
     ]
     document["checks"] = [
-        check("access-review-due", "succeeded", [], coverage={"accessReviewDefinitions": 6, "roles": 4}),
+        check(
+            "access-review-due",
+            "succeeded",
+            [],
+            coverage={
+                "identityGovernance/accessReviews/definitions": 6,
+                "roleManagement/directory/roleDefinitions": 4,
+            },
+        ),
         check(
             "conditional-access-baseline",
             "failed",
@@ -271,7 +279,7 @@ def current_document(previous: dict[str, Any]) -> dict[str, Any]:
             "consent-grants",
             "succeeded",
             [],
-            coverage={"oauth2PermissionGrants": 41, "servicePrincipals": SPS},
+            coverage={"servicePrincipals/{id}/oauth2PermissionGrants": 41, "servicePrincipals": SPS},
             rules_not_evaluated=("unused-grant",),
             note="the sign-in activity report needs Entra ID P1; unused grants were not evaluated",
         ),
@@ -284,9 +292,13 @@ def current_document(previous: dict[str, Any]) -> dict[str, Any]:
         ),
         check("graph-access", "not_run", [], coverage={}, note="disabled in the settings"),
         check(
-            "risky-sign-ins", "timed_out", [], coverage={"signIns": 1200}, note="did not finish within 300 s"
+            "risky-sign-ins",
+            "timed_out",
+            [],
+            coverage={"auditLogs/signIns": 1200},
+            note="did not finish within 300 s",
         ),
-        check("token-lifetime-drift", "succeeded", tokens, coverage={"tokenLifetimePolicies": 3}),
+        check("token-lifetime-drift", "succeeded", tokens, coverage={"policies/tokenLifetimePolicies": 3}),
     ]
     (waived,) = [item for item in credentials if item["waiver"] == 0]
     document["waivers"] = [
@@ -452,3 +464,17 @@ def test_a_document_of_another_schema_or_missing_a_field_is_refused_by_name(
     del broken["summary"]["open_by_severity"]
     with pytest.raises(ValueError, match=r"'20261127T230000Z-contoso' does not follow .*open_by_severity"):
         render_report(broken, previous)
+
+
+def test_a_tenant_whose_checks_never_finished_says_so() -> None:
+    document = base_document("20261120T230000Z-fabrikam", "2026-11-20T23:00:00Z")
+    document["sweep"] = {"started_at": None, "finished_at": None}
+    document["checks"] = [
+        check("risky-sign-ins", "unavailable", [], coverage={}, note="the tenant has no Entra ID P2 licence")
+    ]
+    summarise(document, None, new=0)
+    text = parse(render_report(document, None)).text
+    assert "no check has finished a run yet" in text
+    assert "Unavailable: the tenant has no Entra ID P2 licence" in text
+    assert "0 of 1 checks did not complete" not in text
+    assert "1 of 1 checks did not complete" in text

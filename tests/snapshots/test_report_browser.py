@@ -157,6 +157,8 @@ async def test_the_numbers_shown_are_the_documents(
         "Completed",
     ]
     assert [int(row[3]) for row in coverage[1:]] == [0, 0, 0, 3, 0, 0, 2]
+    assert coverage[1][2].splitlines() == ["6 access review definitions", "4 role definitions"]
+    assert coverage[6][2] == "1200 sign-in log entries"
     assert coverage[4][2].splitlines() == [
         "24 applications",
         "31 service principals (applications' identities in the tenant)",
