@@ -67,6 +67,7 @@ class Emulator:
         self.clock = EmulatorClock(now)
         self.tenant = Tenant(TenantConfig(options.seed, now, options.scale, options.license))
         self.truth = GroundTruth(self.tenant)
+        self.tenant.sign_ins.follow_clock(self.clock.advanced)
         self.stats = Stats()
         self.faults = Faults(options.seed, options.faults)
         self.throttle = Throttle(options.scale.users, options.throttling)

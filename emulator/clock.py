@@ -38,6 +38,13 @@ class EmulatorClock:
     def now(self) -> datetime:
         return self._start + timedelta(seconds=self.seconds())
 
+    def advanced(self) -> datetime:
+        """The start instant plus the manual advances only, without the real time elapsed: what
+        slow-moving state (log retention) follows, so it stays put during a test session and
+        changes only when a test moves the clock."""
+        with self._lock:
+            return self._start + timedelta(seconds=self._offset)
+
     def timestamp(self) -> float:
         """The current emulated time as POSIX seconds."""
         return self._start.timestamp() + self.seconds()

@@ -2,16 +2,22 @@
 
 Event ``i`` happened at ``now - (i + u_i) * window / count`` (``u_i`` in [0, 1) from the seed), so
 the log is newest first, strictly ordered, and the events of any time window are an index range
-found by binary search. Paging resumes after a key ``(-ticks, stream, index)``: stream 0 holds
-events injected at run time (newer than every generated one), stream 1 the generated events.
+found by binary search. Like the real log (30 days' retention with P1/P2), events older than 30
+days are gone — listing, counting and reading by id — once the emulator's clock has been moved
+past them (``POST /_emulator/clock``; real time elapsing during a session does not age the log,
+so that its counts stay stable while tests run).
+
+Paging resumes after a key ``(-ticks, stream, index)``: stream 0 holds events injected at run time
+(newer than every generated one), stream 1 the generated events.
 """
 
 from __future__ import annotations
 
 import bisect
 import heapq
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from emulator.ids import TICKS_PER_SECOND, format_ticks, to_ticks
@@ -86,6 +92,7 @@ class SignInLog(Collection):
         self._window_ticks = WINDOW_DAYS * 86_400 * TICKS_PER_SECOND
         self._risky = sorted(plan.sign_in_plants)
         self._injected: list[tuple[Key, GraphObject]] = []
+        self._clock: Callable[[], datetime] | None = None
         self.beta = False
 
     @property
@@ -94,6 +101,25 @@ class SignInLog(Collection):
         return list(self._apps)
 
     # -- time ------------------------------------------------------------------------------
+
+    def follow_clock(self, now: Callable[[], datetime]) -> None:
+        """Drop events that leave the retention window as ``now`` (the running clock) moves on."""
+        self._clock = now
+
+    def _retained_from(self) -> int | None:
+        """Ticks of the oldest instant still retained; None when no clock is followed."""
+        if self._clock is None:
+            return None
+        return to_ticks(self._clock() - timedelta(days=WINDOW_DAYS))
+
+    def _retained_count(self) -> int:
+        """Generated events still retained: indices below this (the log is newest first)."""
+        floor = self._retained_from()
+        return self._count if floor is None else self._first_at_or_before(floor, inclusive=False)
+
+    def _retained_injected(self) -> list[tuple[Key, GraphObject]]:
+        floor = self._retained_from()
+        return [item for item in self._injected if floor is None or -item[0][0] >= floor]
 
     def ticks(self, index: int) -> int:
         offset = index + self._context.seeded.unit("signin-time", index)
@@ -114,7 +140,7 @@ class SignInLog(Collection):
     # -- collection ------------------------------------------------------------------------
 
     def count(self) -> int:
-        return self._count + len(self._injected)
+        return self._retained_count() + len(self._retained_injected())
 
     def inject(self, sign_in: GraphObject) -> None:
         """Add an event that happened now (run time); it sorts before every generated event."""
@@ -123,23 +149,23 @@ class SignInLog(Collection):
         self._injected.sort(key=lambda item: item[0])
 
     def injected(self) -> list[GraphObject]:
-        return [sign_in for _key, sign_in in self._injected]
+        return [sign_in for _key, sign_in in self._retained_injected()]
 
     def get(self, object_id: str) -> GraphObject | None:
-        for _key, sign_in in self._injected:
+        for _key, sign_in in self._retained_injected():
             if sign_in["id"] == object_id.lower():
                 return sign_in
         index = self._context.seeded.index_of(SIGN_IN, object_id)
-        return None if index is None or index >= self._count else self.sign_in(index)
+        return None if index is None or index >= self._retained_count() else self.sign_in(index)
 
     def scan(self, after: Key | None, filter_node: Node | None) -> Iterator[tuple[Key, GraphObject]]:
-        injected = (item for item in self._injected if after is None or item[0] > after)
+        injected = (item for item in self._retained_injected() if after is None or item[0] > after)
         return heapq.merge(injected, self._scan_generated(after, filter_node), key=lambda item: item[0])
 
     def _scan_generated(
         self, after: Key | None, filter_node: Node | None
     ) -> Iterator[tuple[Key, GraphObject]]:
-        start, stop = 0, self._count
+        start, stop = 0, self._retained_count()
         if after is not None:
             if after[1] == GENERATED:
                 start = after[2] + 1
@@ -150,7 +176,7 @@ class SignInLog(Collection):
             if bounds.upper is not None:
                 start = max(start, self._first_at_or_before(bounds.upper, bounds.upper_inclusive))
             if bounds.lower is not None:
-                stop = self._first_at_or_before(bounds.lower, not bounds.lower_inclusive)
+                stop = min(stop, self._first_at_or_before(bounds.lower, not bounds.lower_inclusive))
             ids = required_values(filter_node, "id")
             if ids is not None:
                 wanted = (self._context.seeded.index_of(SIGN_IN, value) for value in ids)

@@ -208,3 +208,24 @@ def test_risky_sign_ins_leave_the_truth_with_the_logs_retention() -> None:
     }
     assert sign_ins_at(later) == sign_ins_at(NOW) & kept
     assert sign_ins_at(later) < sign_ins_at(NOW)  # some planted sign-ins are more than 23 days old
+
+
+def test_the_log_forgets_sign_ins_older_than_30_days_as_the_clock_moves() -> None:
+    tenant = Tenant(TenantConfig(7, NOW, PRESETS["small"]))
+    log = tenant.sign_ins
+    everything = [log.sign_in(index) for index in range(log.count())]
+    clock = [NOW]
+    log.follow_clock(lambda: clock[0])
+    assert log.count() == len(everything)  # generated within the 30 days before NOW
+
+    clock[0] = NOW + timedelta(days=7)
+    floor = clock[0] - timedelta(days=WINDOW_DAYS)
+    retained = [s for s in everything if parse_time(s["createdDateTime"]) >= floor]
+    listed = [sign_in for _key, sign_in in log.scan(None, None)]
+    gone = everything[len(retained)]
+
+    assert 0 < len(retained) < len(everything)
+    assert listed == retained
+    assert log.count() == len(retained)
+    assert log.get(gone["id"]) is None
+    assert log.get(retained[-1]["id"]) == retained[-1]
