@@ -43,7 +43,7 @@ from azure.core.exceptions import (
     ServiceRequestError,
     ServiceResponseError,
 )
-from azure.storage.blob import BlobServiceClient, ContainerClient, ContentSettings
+from azure.storage.blob import BlobServiceClient, ContainerClient, ContentSettings, ExponentialRetry
 
 from monitor.errors import ConfigurationError, MonitorError
 from monitor.snapshots.blob_settings import BlobSettings
@@ -81,7 +81,7 @@ class BlobSnapshotStore:
     """A container of snapshot chains. ``credential`` is required for the ``managed_identity`` and
     ``tenant`` credentials (an ``azure.core`` ``TokenCredential``) and ignored for
     ``connection_string``. ``create_container`` allows creating a missing container on first use;
-    ``retry_total`` overrides the SDK's retry count (tests use 0 against an unreachable endpoint)."""
+    ``retry_total`` is how often a failed request is retried (tests use 0 for an unreachable endpoint)."""
 
     def __init__(
         self,
@@ -89,7 +89,7 @@ class BlobSnapshotStore:
         credential: TokenCredential | None = None,
         *,
         create_container: bool = True,
-        retry_total: int | None = None,
+        retry_total: int = 3,
     ) -> None:
         self._secrets = _connection_string_secrets(settings)
         self._uses_connection_string = settings.credential == "connection_string"
@@ -317,14 +317,29 @@ class BlobSnapshotStore:
         return text
 
 
+class _NoRetryOnCredentialFailure(ExponentialRetry):
+    """Storage's exponential retry (15 s, then 18 s and 24 s more), except when the credential could
+    not produce a token: the monitor's credential already retried what was transient, and three more
+    rounds would only delay the error by over a minute."""
+
+    def increment(
+        self,
+        settings: dict[str, Any],
+        request: Any,
+        response: Any = None,
+        error: AzureError | None = None,
+    ) -> bool:
+        if isinstance(error, ClientAuthenticationError) and error.response is None:
+            return False
+        return bool(super().increment(settings, request, response, error))
+
+
 def _service_client(
-    settings: BlobSettings, credential: TokenCredential | None, retry_total: int | None
+    settings: BlobSettings, credential: TokenCredential | None, retry_total: int
 ) -> BlobServiceClient:
-    options: dict[str, Any] = {}
+    options: dict[str, Any] = {"retry_policy": _NoRetryOnCredentialFailure(retry_total=retry_total)}
     if settings.api_version is not None:
         options["api_version"] = settings.api_version
-    if retry_total is not None:
-        options["retry_total"] = retry_total
     if settings.credential == "connection_string":
         if settings.connection_string is None:
             raise ConfigurationError(
