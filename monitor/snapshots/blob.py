@@ -1,7 +1,10 @@
 """Copies of snapshot chains in Azure Blob Storage, and reading them back for verification.
 
 Layout in the container mirrors the local snapshots directory: ``<tenant>/<snapshot id>/<file>`` for
-every file of a snapshot, and ``<tenant>/pruned.json`` when the chain records a pruning.
+every file of a snapshot. The chain's ``pruned.json`` (the list of snapshots local retention removed)
+grows with every pruning, and a blob under an immutability policy cannot be replaced, so each version
+is kept as ``<tenant>/pruned/<through_sequence>.json``; a downloaded chain gets the newest as
+``pruned.json``. The container itself is never pruned.
 
 Contract:
 
@@ -23,6 +26,7 @@ The API is synchronous: the snapshot writer runs off the event loop in a thread.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -50,6 +54,7 @@ from monitor.snapshots.blob_settings import BlobSettings
 
 MANIFEST = "manifest.json"
 PRUNED = "pruned.json"
+PRUNED_VERSIONS = "pruned"
 WRITER_ROLE = "Storage Blob Data Contributor"
 SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
 """A tenant name, snapshot id or file name: one path segment, no separators, no leading dot."""
@@ -75,6 +80,8 @@ class UploadResult:
     snapshot_id: str
     uploaded: tuple[str, ...]
     unchanged: tuple[str, ...]
+    pruned_record: str | None = None
+    """The blob holding the chain's ``pruned.json`` as it was at upload, when the chain has one."""
 
 
 class BlobSnapshotStore:
@@ -122,17 +129,40 @@ class BlobSnapshotStore:
         """Upload every file under ``snapshot_dir`` to ``<tenant>/<snapshot_id>/<file>``, ``manifest.json``
         last. Raises :class:`BlobStoreError` when the directory has no manifest, or when a blob already
         exists with different bytes (nothing is overwritten; files before it stay uploaded, and the
-        manifest is not written, so the snapshot stays unlisted)."""
+        manifest is not written, so the snapshot stays unlisted).
+
+        When the directory containing ``snapshot_dir`` (its chain) has a ``pruned.json``, that is
+        uploaded first as ``<tenant>/pruned/<through_sequence>.json``, so a chain whose first stored
+        snapshot follows a pruning still verifies from the container."""
         _check_segment(tenant, "tenant name")
         _check_segment(snapshot_id, "snapshot id")
         names = _snapshot_files(snapshot_dir)
+        pruned_record = self._upload_pruned_record(snapshot_dir.parent / PRUNED, tenant)
         uploaded: list[str] = []
         unchanged: list[str] = []
         for name in names:
             data = (snapshot_dir / name).read_bytes()
             blob = f"{tenant}/{snapshot_id}/{name}"
             (uploaded if self._put(blob, data, snapshot_dir / name) else unchanged).append(name)
-        return UploadResult(snapshot_id, tuple(uploaded), tuple(unchanged))
+        return UploadResult(snapshot_id, tuple(uploaded), tuple(unchanged), pruned_record)
+
+    def _upload_pruned_record(self, path: Path, tenant: str) -> str | None:
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            return None
+        try:
+            through = json.loads(data)["through_sequence"]
+        except (ValueError, TypeError, KeyError):
+            through = None
+        if not isinstance(through, int) or isinstance(through, bool) or through < 1:
+            raise BlobStoreError(
+                f"{path} is not a pruning record: it has no positive integer through_sequence; the chain's "
+                "pruned.json is written by retention and must not be edited"
+            )
+        blob = f"{tenant}/{PRUNED_VERSIONS}/{through}.json"
+        self._put(blob, data, path)
+        return blob
 
     def _put(self, blob: str, data: bytes, source: Path) -> bool:
         """Create ``blob`` with ``data``; False when it already holds exactly these bytes."""
@@ -223,19 +253,33 @@ class BlobSnapshotStore:
         return target
 
     def download_chain(self, tenant: str, dest: Path) -> Path:
-        """Download every complete snapshot of the tenant, and ``pruned.json`` when the container has
-        one, to ``dest/<tenant>/`` (the local snapshots layout, so ``snapshot verify`` works on it);
-        return that directory. Raises :class:`BlobStoreError` when the tenant has no snapshot."""
+        """Download every complete snapshot of the tenant, and the newest pruning record as
+        ``pruned.json`` when the container has one, to ``dest/<tenant>/`` (the local snapshots layout,
+        so ``snapshot verify`` works on it); return that directory. Raises :class:`BlobStoreError`
+        when the tenant has no snapshot."""
         snapshot_ids = self.list_snapshots(tenant)
         if not snapshot_ids:
             raise BlobStoreError(f"{self._where(f'{tenant}/')}: no complete snapshot of tenant {tenant}")
         chain = dest / tenant
         for snapshot_id in snapshot_ids:
             self.download(tenant, snapshot_id, dest)
-        pruned = self._read_if_exists(f"{tenant}/{PRUNED}")
-        if pruned is not None:
-            (chain / PRUNED).write_bytes(pruned)
+        newest = self._newest_pruned_record(tenant)
+        if newest is not None:
+            (chain / PRUNED).write_bytes(self._read(newest))
         return chain
+
+    def _newest_pruned_record(self, tenant: str) -> str | None:
+        """The ``<tenant>/pruned/<n>.json`` blob with the highest ``n``, if any."""
+        prefix = f"{tenant}/{PRUNED_VERSIONS}/"
+        versions: dict[int, str] = {}
+        try:
+            for name in self._container.list_blob_names(name_starts_with=prefix):
+                stem = name.removeprefix(prefix).removesuffix(".json")
+                if stem.isdigit() and name.endswith(".json"):
+                    versions[int(stem)] = name
+        except AzureError as error:
+            self._fail(error, f"list the pruning records of tenant {tenant}", prefix)
+        return versions[max(versions)] if versions else None
 
     def _read(self, blob: str) -> bytes:
         data = self._read_if_exists(blob)

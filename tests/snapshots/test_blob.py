@@ -227,19 +227,61 @@ def test_download_chain_reproduces_the_local_directory_byte_for_byte(
 ) -> None:
     local = tmp_path / "local"
     snapshots = write_chain(local, 3)
-    (local / TENANT / "pruned.json").write_text('{"through_sequence": 0}\n')
     for snapshot in snapshots:
         store.upload(snapshot, TENANT, snapshot.name)
-    raw.upload_blob(f"{TENANT}/pruned.json", (local / TENANT / "pruned.json").read_bytes())
 
     chain = store.download_chain(TENANT, tmp_path / "copy")
 
     assert chain == tmp_path / "copy" / TENANT
     assert tree(chain) == tree(local / TENANT)
-    assert len(tree(chain)) == 3 * 4 + 1
-    assert sorted(path.name for path in chain.iterdir()) == sorted(
-        [*(snapshot.name for snapshot in snapshots), "pruned.json"]
+    assert len(tree(chain)) == 3 * 4
+    assert sorted(path.name for path in chain.iterdir()) == [snapshot.name for snapshot in snapshots]
+
+
+def test_every_version_of_pruned_json_is_kept_and_the_newest_comes_back(
+    store: BlobSnapshotStore, raw: ContainerClient, tmp_path: Path
+) -> None:
+    local = tmp_path / "local"
+    first, second = write_chain(local, 2)
+    pruned = local / TENANT / "pruned.json"
+    pruned.write_text('{"removed": [], "through_sequence": 4}\n')
+    results = [store.upload(first, TENANT, first.name), store.upload(second, TENANT, second.name)]
+    pruned.write_text('{"removed": [], "through_sequence": 7}\n')  # retention removed more since
+    again = store.upload(second, TENANT, second.name)
+
+    chain = store.download_chain(TENANT, tmp_path / "copy")
+
+    assert [result.pruned_record for result in [*results, again]] == [
+        f"{TENANT}/pruned/4.json",
+        f"{TENANT}/pruned/4.json",
+        f"{TENANT}/pruned/7.json",
+    ]
+    assert {name for name in raw.list_blob_names() if "/pruned/" in name} == {
+        f"{TENANT}/pruned/4.json",
+        f"{TENANT}/pruned/7.json",
+    }
+    assert (
+        raw.download_blob(f"{TENANT}/pruned/4.json").readall() == b'{"removed": [], "through_sequence": 4}\n'
     )
+    assert tree(chain) == tree(local / TENANT)
+    assert (chain / "pruned.json").read_bytes() == b'{"removed": [], "through_sequence": 7}\n'
+    assert store.list_snapshots(TENANT) == [first.name, second.name]
+
+
+def test_an_edited_pruned_json_stops_the_upload(
+    store: BlobSnapshotStore, raw: ContainerClient, tmp_path: Path
+) -> None:
+    (snapshot,) = write_chain(tmp_path / "local", 1)
+    pruned = tmp_path / "local" / TENANT / "pruned.json"
+    pruned.write_text('{"through_sequence": "three"}')
+
+    with pytest.raises(BlobStoreError) as raised:
+        store.upload(snapshot, TENANT, snapshot.name)
+
+    assert str(raised.value).startswith(
+        f"{pruned} is not a pruning record: it has no positive integer through_sequence"
+    )
+    assert list(raw.list_blob_names()) == []
 
 
 def test_download_refuses_to_replace_an_existing_directory(store: BlobSnapshotStore, tmp_path: Path) -> None:
