@@ -34,28 +34,25 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from types import TracebackType
-from typing import Any, NoReturn
+from typing import NoReturn
 from urllib.parse import urlsplit
 
 from azure.core.credentials import TokenCredential
-from azure.core.exceptions import (
-    AzureError,
-    ClientAuthenticationError,
-    HttpResponseError,
-    ResourceExistsError,
-    ResourceNotFoundError,
-    ServiceRequestError,
-    ServiceResponseError,
-)
-from azure.storage.blob import BlobServiceClient, ContainerClient, ContentSettings, ExponentialRetry
+from azure.core.exceptions import AzureError, ResourceExistsError, ResourceNotFoundError
+from azure.storage.blob import ContainerClient, ContentSettings
 
-from monitor.errors import ConfigurationError, MonitorError
+from monitor.errors import MonitorError
+from monitor.snapshots.blob_client import (
+    connection_string_secrets,
+    describe_failure,
+    error_code,
+    service_client,
+)
 from monitor.snapshots.blob_settings import BlobSettings
 
 MANIFEST = "manifest.json"
 PRUNED = "pruned.json"
 PRUNED_VERSIONS = "pruned"
-WRITER_ROLE = "Storage Blob Data Contributor"
 SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
 """A tenant name, snapshot id or file name: one path segment, no separators, no leading dot."""
 CONTENT_TYPES = {
@@ -64,7 +61,6 @@ CONTENT_TYPES = {
     ".html": "text/html; charset=utf-8",
     ".txt": "text/plain; charset=utf-8",
 }
-SECRET_PARTS = ("accountkey", "sharedaccesssignature")
 
 
 class BlobStoreError(MonitorError):
@@ -98,9 +94,9 @@ class BlobSnapshotStore:
         create_container: bool = True,
         retry_total: int = 3,
     ) -> None:
-        self._secrets = _connection_string_secrets(settings)
+        self._secrets = connection_string_secrets(settings)
         self._uses_connection_string = settings.credential == "connection_string"
-        self._service = _service_client(settings, credential, retry_total)
+        self._service = service_client(settings, credential, retry_total)
         self.account = self._service.account_name or "(unknown account)"
         self.container = settings.container
         parts = urlsplit(self._service.url)
@@ -196,7 +192,7 @@ class BlobSnapshotStore:
             except ResourceExistsError:
                 raise
             except ResourceNotFoundError as error:
-                if attempt == 2 or _error_code(error) != "ContainerNotFound":
+                if attempt == 2 or error_code(error) != "ContainerNotFound":
                     self._fail(error, "upload the blob", blob)
             except AzureError as error:
                 self._fail(error, "upload the blob", blob)
@@ -291,7 +287,7 @@ class BlobSnapshotStore:
         try:
             return self._container.download_blob(blob, validate_content=True).readall()
         except ResourceNotFoundError as error:
-            if _error_code(error) == "BlobNotFound":
+            if error_code(error) == "BlobNotFound":
                 return None
             self._fail(error, "download the blob", blob)
         except AzureError as error:
@@ -317,119 +313,15 @@ class BlobSnapshotStore:
         return f"{place}, blob {blob}" if blob else place
 
     def _fail(self, error: AzureError, action: str, blob: str | None) -> NoReturn:
-        """Raise a :class:`BlobStoreError` for ``error``; the SDK's text is kept only where it cannot
-        carry a secret, and scrubbed of the connection string's secrets anyway."""
-        status = getattr(getattr(error, "response", None), "status_code", None)
-        code_text = _error_code(error)
-        service = " ".join(part for part in (f"HTTP {status}" if status else "", code_text or "") if part)
-        if isinstance(error, ServiceRequestError | ServiceResponseError):
-            reason = f"could not reach the service ({type(error).__name__}); check the account URL or "
-            reason += "connection string's endpoint, the network and the DNS name"
-        elif isinstance(error, ClientAuthenticationError) and status is None:
-            reason = f"no credential: {self._scrub(error.message)}"
-        elif isinstance(error, ClientAuthenticationError) or code_text in {
-            "AuthenticationFailed",
-            "InvalidAuthenticationInfo",
-        }:
-            reason = (
-                f"the service refused the credential ({service}); check the account key or SAS in the "
-                "connection string, or the identity's token"
-            )
-        elif status == 403 and self._uses_connection_string:
-            reason = (
-                f"access denied ({service}); check the connection string's account key, or that its SAS "
-                "allows read, write, list and create on this container and has not expired"
-            )
-        elif status == 403:
-            reason = (
-                f"access denied ({service}); grant the monitor's identity the role '{WRITER_ROLE}' on "
-                "the storage account or container"
-            )
-        elif code_text == "ContainerNotFound":
-            reason = f"the container does not exist ({service})"
-        elif isinstance(error, HttpResponseError) and status is not None:
-            reason = f"the service answered {service}"
-        else:
-            reason = (
-                f"{type(error).__name__}: {self._scrub(str(error).splitlines()[0] if str(error) else '')}"
-            )
+        """Raise a :class:`BlobStoreError` for ``error`` (chained to nothing, so the SDK's text, which
+        can quote a signed request, never reaches a log)."""
+        reason = describe_failure(error, connection_string=self._uses_connection_string, scrub=self._scrub)
         raise BlobStoreError(f"{self._where(blob)}: could not {action}: {reason}") from None
 
     def _scrub(self, text: str) -> str:
         for secret in self._secrets:
             text = text.replace(secret, "***")
         return text
-
-
-class _NoRetryOnCredentialFailure(ExponentialRetry):
-    """Storage's exponential retry (15 s, then 18 s and 24 s more), except when the credential could
-    not produce a token: the monitor's credential already retried what was transient, and three more
-    rounds would only delay the error by over a minute."""
-
-    def increment(
-        self,
-        settings: dict[str, Any],
-        request: Any,
-        response: Any = None,
-        error: AzureError | None = None,
-    ) -> bool:
-        if isinstance(error, ClientAuthenticationError) and error.response is None:
-            return False
-        return bool(super().increment(settings, request, response, error))
-
-
-def _service_client(
-    settings: BlobSettings, credential: TokenCredential | None, retry_total: int
-) -> BlobServiceClient:
-    options: dict[str, Any] = {"retry_policy": _NoRetryOnCredentialFailure(retry_total=retry_total)}
-    if settings.api_version is not None:
-        options["api_version"] = settings.api_version
-    if settings.credential == "connection_string":
-        if settings.connection_string is None:
-            raise ConfigurationError(
-                "snapshots.blob.connection_string: not set; accepted: the storage account's connection "
-                "string (credential = connection_string)"
-            )
-        try:
-            return BlobServiceClient.from_connection_string(
-                settings.connection_string.get_secret_value(), **options
-            )
-        except (ValueError, TypeError):
-            raise ConfigurationError(
-                "snapshots.blob.connection_string: not a storage connection string; accepted: "
-                "'DefaultEndpointsProtocol=https;AccountName=…;AccountKey=…;EndpointSuffix=…' or one "
-                "with BlobEndpoint=… (the value is not shown: it is a secret)"
-            ) from None
-    if credential is None:
-        raise ConfigurationError(
-            f"snapshots.blob.credential: {settings.credential} needs a token credential, and none was "
-            "given; accepted: connection_string, or managed_identity / tenant with a working identity"
-        )
-    if settings.account_url is None:
-        raise ConfigurationError(
-            f"snapshots.blob.account_url: not set; accepted: https://<account>.blob.core.windows.net "
-            f"(credential = {settings.credential})"
-        )
-    return BlobServiceClient(settings.account_url, credential=credential, **options)
-
-
-def _error_code(error: AzureError) -> str | None:
-    """The storage error code (``BlobNotFound``…) the SDK attached, if any."""
-    code = getattr(error, "error_code", None)
-    return str(getattr(code, "value", code)) if code else None
-
-
-def _connection_string_secrets(settings: BlobSettings) -> list[str]:
-    """The secret values in the connection string (account key, SAS) and its whole text."""
-    if settings.connection_string is None:
-        return []
-    text = settings.connection_string.get_secret_value()
-    secrets = [text] if text else []
-    for part in text.split(";"):
-        key, _, value = part.partition("=")
-        if key.strip().lower() in SECRET_PARTS and value:
-            secrets.append(value)
-    return sorted(secrets, key=len, reverse=True)
 
 
 def _check_segment(value: str, what: str) -> None:

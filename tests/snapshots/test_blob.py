@@ -447,6 +447,18 @@ def test_a_token_credential_is_required_for_managed_identity(container: str) -> 
         BlobSnapshotStore(settings)
 
 
+def test_tokens_are_not_sent_over_http() -> None:
+    settings = BlobSettings(
+        enabled=True, credential="tenant", account_url="http://127.0.0.1:10000/devstoreaccount1"
+    )
+    with pytest.raises(ConfigurationError) as raised:
+        BlobSnapshotStore(settings, object())  # type: ignore[arg-type]
+    assert str(raised.value).startswith(
+        "snapshots.blob.account_url: http://127.0.0.1:10000/devstoreaccount1 is not https, and tokens are "
+        "only sent over TLS"
+    )
+
+
 @pytest.mark.parametrize("tenant", ["../etc", "a/b", ".hidden", ""])
 def test_names_that_would_leave_the_tenant_prefix_are_refused(
     store: BlobSnapshotStore, tenant: str, tmp_path: Path
