@@ -21,11 +21,16 @@ from monitor.check import Check, CheckContext, CheckSettings, Finding, Measureme
 from monitor.clock import Clock
 from monitor.errors import GraphLicenseError
 from monitor.graph.client import GraphClient
+from monitor.graph.coverage import counting_coverage
 from monitor.logs import log_context
 from monitor.state import Transition, Waiver
 from monitor.storage import AsyncStore, StoredWatermarks
 from monitor.telemetry.instruments import MonitorInstruments
 
+COVERAGE_PREFIX = "coverage:"
+"""Run counts named ``coverage:<collection>`` hold the objects the run read from that collection."""
+NOT_EVALUATED_PREFIX = "not_evaluated:"
+"""A run count ``not_evaluated:<rule>`` (always 1) names a rule the run could not evaluate."""
 WORKER_CHECK = "worker"
 """The check id under which the worker files findings about itself (failing checks)."""
 logger = logging.getLogger(__name__)
@@ -72,6 +77,8 @@ class RunOutcome:
     unavailable: Mapping[str, str] = field(default_factory=dict)
     """Rules a succeeded run could not evaluate, with the reason; their findings were kept as they
     were (see :meth:`monitor.check.CheckContext.rules_unavailable`)."""
+    coverage: Mapping[str, int] = field(default_factory=dict)
+    """Objects the run read per Graph collection (see :mod:`monitor.graph.coverage`)."""
 
     @property
     def note(self) -> str | None:
@@ -109,11 +116,17 @@ class CheckRunner:
         with log_context(tenant=tenant.name, check=prepared.id, run_id=run_id):
             began = time.monotonic()
             try:
-                outcome = await self._attempt(tenant, prepared, run_id, started)
+                with counting_coverage() as coverage:
+                    outcome = await self._attempt(tenant, prepared, run_id, started)
             except asyncio.CancelledError:
                 await self._finish(run_id, "cancelled", {}, "the worker stopped during the run")
                 raise
-            outcome = replace(outcome, duration_seconds=time.monotonic() - began, started=started)
+            outcome = replace(
+                outcome,
+                duration_seconds=time.monotonic() - began,
+                started=started,
+                coverage=coverage.as_dict(),
+            )
             await self._finish(run_id, outcome.status, _counts(outcome), outcome.note)
             failing = await self._reconcile_failing(tenant)
             for transition in outcome.transitions + failing:
@@ -246,4 +259,24 @@ def _counts(outcome: RunOutcome) -> dict[str, int]:
         counts[severity.label] = sum(1 for finding in outcome.findings if finding.severity == severity)
     for transition in outcome.transitions:
         counts[transition.kind] = counts.get(transition.kind, 0) + 1
+    for collection, objects in outcome.coverage.items():
+        counts[COVERAGE_PREFIX + collection] = objects
+    for rule in outcome.unavailable:
+        counts[NOT_EVALUATED_PREFIX + rule] = 1
     return counts
+
+
+def coverage_of(counts: Mapping[str, int]) -> dict[str, int]:
+    """The objects examined per collection, from a run record's ``counts``."""
+    return {
+        name.removeprefix(COVERAGE_PREFIX): value
+        for name, value in sorted(counts.items())
+        if name.startswith(COVERAGE_PREFIX)
+    }
+
+
+def not_evaluated_of(counts: Mapping[str, int]) -> list[str]:
+    """The rules a run could not evaluate, sorted, from a run record's ``counts``."""
+    return sorted(
+        name.removeprefix(NOT_EVALUATED_PREFIX) for name in counts if name.startswith(NOT_EVALUATED_PREFIX)
+    )

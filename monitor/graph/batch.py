@@ -16,11 +16,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from monitor.errors import GraphError, GraphResponseError, GraphUnavailableError
+from monitor.graph.coverage import record_objects
 from monitor.graph.failures import error_object, final_error
 from monitor.graph.retry import HONOURS_RETRY_AFTER, is_retryable_status, parse_retry_after
 
 if TYPE_CHECKING:
-    from monitor.graph.client import GraphClient
+    from monitor.graph.client import GraphClient, Target
 
 MAX_BATCH = 20
 FAILED_DEPENDENCY = 424
@@ -114,11 +115,19 @@ async def _send_group(
                 settled[request.id] = _unavailable(response, target.label, client.tenant_id)
             else:
                 settled[request.id] = _settle(response, target, client.tenant_id)
+                _count_objects(settled[request.id], target)
         if not retry or attempt == client.settings.max_attempts:
             break
         await client.wait_before_retry(min(max(delays), client.settings.max_retry_after_seconds), retry)
         pending = retry
     return settled
+
+
+def _count_objects(response: BatchResponse, target: Target) -> None:
+    """A collection answered inside the batch counts towards coverage like a page read alone."""
+    body = response.body
+    if response.ok and isinstance(body, dict) and isinstance(body.get("value"), list):
+        record_objects(target.collection, len(body["value"]))
 
 
 def _should_retry(

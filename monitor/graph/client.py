@@ -27,6 +27,7 @@ from monitor.errors import AuthenticationError, GraphResponseError
 from monitor.graph.auth import TokenProvider
 from monitor.graph.batch import BatchRequest, BatchResponse, send_batch
 from monitor.graph.clouds import Endpoints
+from monitor.graph.coverage import record_objects
 from monitor.graph.failures import error_object, exhausted_error, final_error, json_body, transport_detail
 from monitor.graph.instruments import GraphInstruments
 from monitor.graph.limiter import Clock, Sleep, TenantLimiter, Waited
@@ -72,6 +73,14 @@ class Target:
     label: str
     endpoint: GraphEndpoint | None
     family: str
+
+    @property
+    def collection(self) -> str:
+        """The collection's name for coverage: the route's path (ids as placeholders), or the
+        request's path without its version and query for a route the table does not know."""
+        if self.endpoint is not None:
+            return self.endpoint.path
+        return self.label.lstrip("/").partition("/")[2].partition("?")[0]
 
 
 class GraphClient:
@@ -147,7 +156,10 @@ class GraphClient:
         headers: Mapping[str, str] | None = None,
     ) -> Any:
         """The JSON body of one GET (an object, or one page of a collection)."""
-        answer = await self.request("GET", self.url(path, version=version, query=query), headers=headers)
+        url = self.url(path, version=version, query=query)
+        answer = await self.request("GET", url, headers=headers)
+        if isinstance(answer.body, dict) and isinstance(answer.body.get("value"), list):
+            record_objects(self._target(url).collection, len(answer.body["value"]))
         return answer.body
 
     async def pages(
@@ -207,6 +219,7 @@ class GraphClient:
                 tenant=self.tenant_id,
             )
         self._instruments.objects.add(len(body["value"]), self._attributes(target))
+        record_objects(target.collection, len(body["value"]))
         return Page(body["value"], answer.request_id, next_link)
 
     def _same_origin(self, url: object) -> bool:
