@@ -27,6 +27,7 @@ from monitor.graph.instruments import GraphInstruments
 from monitor.plugins import Discovery, discover_checks, log_broken
 from monitor.runner import CheckRunner, PreparedCheck, Tenant
 from monitor.settings import CheckConfig, MonitorSettings, WaiverSettings
+from monitor.snapshots.writer import SnapshotWriter
 from monitor.state import Waiver
 from monitor.storage import AsyncStore
 from monitor.telemetry import Telemetry, setup_telemetry
@@ -56,6 +57,8 @@ class MonitorApp:
     instruments: GraphInstruments = field(default_factory=GraphInstruments)
     telemetry: Telemetry | None = None
     log_filter: logging.Filter | None = None
+    snapshots: SnapshotWriter | None = None
+    """Writes compliance snapshots (``[snapshots]``); its signing key is loaded when it is built."""
     """Masks the sinks' secrets in log records; removed again by :meth:`aclose`."""
 
     async def aclose(self) -> None:
@@ -156,6 +159,7 @@ async def build_app(
     discovery = discovery or discover_checks()
     log_broken(discovery)
     checks, schedules = prepare_checks(settings, discovery, only_checks)
+    snapshots = SnapshotWriter(settings.snapshots, clock=clock)
     chosen = [t for t in settings.tenants if not only_tenants or t.name in only_tenants]
     missing = sorted(set(only_tenants or ()) - {t.name for t in settings.tenants})
     if missing:
@@ -204,6 +208,7 @@ async def build_app(
         instruments,
         telemetry,
         log_filter,
+        snapshots,
     )
 
 

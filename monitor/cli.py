@@ -15,6 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from monitor import cli_worker
+from monitor.cli_snapshot import snapshot_app
 from monitor.config_cli import config_app
 
 if TYPE_CHECKING:
@@ -257,6 +258,7 @@ app.command()(cli_worker.once)
 app.add_typer(cli_worker.checks_app, name="checks")
 app.add_typer(cli_worker.findings_app, name="findings")
 app.add_typer(config_app, name="config")
+app.add_typer(snapshot_app, name="snapshot")
 
 
 def main() -> None:

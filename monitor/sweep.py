@@ -12,13 +12,15 @@ from __future__ import annotations
 import asyncio
 import signal
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from monitor.app import MonitorApp, build_app
 from monitor.check import Severity
 from monitor.health import HealthServer
 from monitor.runner import PreparedCheck, RunOutcome, Tenant
 from monitor.settings import MonitorSettings
+from monitor.snapshots.service import write_snapshot
+from monitor.snapshots.writer import WrittenSnapshot
 from monitor.state import StoredFinding
 from monitor.worker import Worker
 
@@ -34,6 +36,8 @@ class SweepResult:
     outcomes: list[RunOutcome]
     open_findings: list[StoredFinding]
     tenant_names: dict[str, str]
+    snapshots: list[WrittenSnapshot] = field(default_factory=list)
+    """The snapshots written after the sweep (``snapshot create``), one per tenant."""
 
     def exit_code(self, fail_on: Severity | None) -> int:
         if any(outcome.status in FAILED_STATUSES for outcome in self.outcomes):
@@ -51,17 +55,19 @@ async def sweep(
     only_checks: Sequence[str] | None = None,
     only_tenants: Sequence[str] | None = None,
     progress: Progress | None = None,
+    snapshots: bool = False,
 ) -> SweepResult:
     """Run every selected check for every selected tenant once, at most
-    ``worker.max_parallel_checks`` at a time, then read the open findings."""
+    ``worker.max_parallel_checks`` at a time, then read the open findings; with ``snapshots``,
+    write each tenant's snapshot after its alerts were delivered."""
     app = await build_app(settings, only_checks=only_checks, only_tenants=only_tenants)
     try:
-        return await _sweep(app, progress)
+        return await _sweep(app, progress, snapshots)
     finally:
         await app.aclose()
 
 
-async def _sweep(app: MonitorApp, progress: Progress | None) -> SweepResult:
+async def _sweep(app: MonitorApp, progress: Progress | None, snapshots: bool = False) -> SweepResult:
     parallel = asyncio.Semaphore(app.settings.worker.max_parallel_checks)
 
     async def one(tenant: Tenant, prepared: PreparedCheck) -> RunOutcome:
@@ -83,7 +89,8 @@ async def _sweep(app: MonitorApp, progress: Progress | None) -> SweepResult:
         if stored.finding.check in swept_checks or stored.finding.check == "worker"
     ]
     names = {tenant.tenant_id: tenant.name for tenant in app.tenants}
-    return SweepResult(list(outcomes), open_findings, names)
+    written = [await write_snapshot(app, tenant) for tenant in app.tenants] if snapshots else []
+    return SweepResult(list(outcomes), open_findings, names, written)
 
 
 async def run_worker(

@@ -28,9 +28,10 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from monitor.app import MonitorApp, Scheduled, describe_schedule
 from monitor.check import Severity
-from monitor.errors import StateError
+from monitor.errors import MonitorError, StateError
 from monitor.runner import PreparedCheck, RunOutcome, Tenant
 from monitor.schedules import build_trigger as schedule_trigger
+from monitor.snapshots.service import write_snapshot
 from monitor.state import DELIVERY_STATUSES
 
 logger = logging.getLogger(__name__)
@@ -66,6 +67,8 @@ class Worker:
         self._deliveries: Mapping[str, Mapping[str, int]] = {}
         self._state_problem: str | None = None
         self._stopping = False
+        self._swept: dict[str, set[str]] = {}
+        """Per tenant, the checks that finished a run since its last snapshot."""
 
     async def run(self, stop: asyncio.Event) -> None:
         """Schedule, run until ``stop`` is set, then drain (see the module docstring)."""
@@ -131,6 +134,22 @@ class Worker:
         self._open = await self.app.store.open_counts()
         if outcome.transitions:
             await self._deliver()
+        if outcome.status != "cancelled":
+            await self._snapshot_if_swept(tenant, prepared)
+
+    async def _snapshot_if_swept(self, tenant: Tenant, prepared: PreparedCheck) -> None:
+        """A snapshot once every check of the tenant has finished a run since the last one."""
+        if self.app.snapshots is None or not self.app.settings.snapshots.enabled:
+            return
+        swept = self._swept.setdefault(tenant.name, set())
+        swept.add(prepared.id)
+        if not {check.id for check in self.app.checks} <= swept:
+            return
+        swept.clear()
+        try:
+            await write_snapshot(self.app, tenant)  # the writer logs where it wrote it
+        except MonitorError as error:
+            logger.error("could not write the snapshot of %s: %s", tenant.name, error)
 
     async def _deliver(self) -> None:
         """A delivery round, then the outbox's counts for ``/status``."""

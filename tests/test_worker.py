@@ -146,7 +146,11 @@ def base_settings(emulator: RunningEmulator, directory: Path) -> MonitorSettings
     config = directory / "monitor.toml"
     info_file = emulator.log.with_name("emulator.json")
     config.write_text(render_config(info_file=info_file, state_path=directory / "state" / "monitor.db"))
-    overrides = {"health.enabled": False, "worker.grace_seconds": 0.5}
+    overrides = {
+        "health.enabled": False,
+        "worker.grace_seconds": 0.5,
+        "snapshots.directory": str(directory / "snapshots"),
+    }
     return load_settings(config, overrides, environ={}, env_file=None)
 
 
