@@ -49,9 +49,9 @@ from monitor.snapshots.blob_client import (
     service_client,
 )
 from monitor.snapshots.blob_settings import BlobSettings
+from monitor.snapshots.chain import PRUNED, TEMPORARY_PREFIX
+from monitor.snapshots.manifest import MANIFEST
 
-MANIFEST = "manifest.json"
-PRUNED = "pruned.json"
 PRUNED_VERSIONS = "pruned"
 SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
 """A tenant name, snapshot id or file name: one path segment, no separators, no leading dot."""
@@ -236,7 +236,8 @@ class BlobSnapshotStore:
                 f"(no {MANIFEST}; {len(files)} other blobs); list the complete ones with list_snapshots"
             )
         target.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{snapshot_id}.", suffix=".download", dir=target.parent))
+        # named like the writer's temporary directories, which verify ignores and the writer cleans up
+        staging = Path(tempfile.mkdtemp(prefix=f"{TEMPORARY_PREFIX}{snapshot_id}.", dir=target.parent))
         try:
             for relative in files:
                 path = staging.joinpath(*_safe_relative(relative, prefix))

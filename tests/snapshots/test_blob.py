@@ -8,7 +8,6 @@ Azurite cannot enforce immutability (WORM) policies, so that layer is not tested
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -26,9 +25,11 @@ from pydantic import SecretStr
 from monitor.errors import ConfigurationError
 from monitor.snapshots.blob import BlobSnapshotStore, BlobStoreError
 from monitor.snapshots.blob_settings import BlobSettings
+from monitor.snapshots.verify import verify_chain
+from tests.snapshots.support import new_chain
 from tests.support.azurite import ACCOUNT_KEY, ACCOUNT_NAME, RunningAzurite, start_azurite
 
-TENANT = "contoso"
+TENANT = "lab"
 FILES = ("findings.csv", "report.html", "snapshot.json")
 CONTENT_TYPES = {
     "findings.csv": "text/csv; charset=utf-8",
@@ -80,49 +81,10 @@ def blob_settings(connection_string: str, container: str) -> BlobSettings:
     )
 
 
-def write_snapshot(root: Path, tenant: str, created: datetime, previous: Path | None) -> Path:
-    """A snapshot directory in the documented layout with a chained, unsigned manifest."""
-    snapshot_id = f"{created:%Y%m%dT%H%M%SZ}-{tenant}"
-    directory = root / tenant / snapshot_id
-    directory.mkdir(parents=True)
-    created_at = f"{created:%Y-%m-%dT%H:%M:%SZ}"
-    document = {"schema_version": 1, "id": snapshot_id, "created_at": created_at, "tenant": {"name": tenant}}
-    (directory / "snapshot.json").write_text(json.dumps(document, sort_keys=True, indent=2) + "\n")
-    (directory / "findings.csv").write_bytes(
-        b"tenant,check,rule,severity\r\ncontoso,credential-expiry,expired-secret,critical\r\n"
-    )
-    (directory / "report.html").write_text(f"<!doctype html><title>{snapshot_id}</title><p>Sécurité ✓</p>")
-    previous_link = None
-    sequence = 1
-    if previous is not None:
-        previous_manifest = (previous / "manifest.json").read_bytes()
-        previous_link = {
-            "id": previous.name,
-            "manifest_sha256": hashlib.sha256(previous_manifest).hexdigest(),
-        }
-        sequence = json.loads(previous_manifest)["sequence"] + 1
-    manifest = {
-        "schema_version": 1,
-        "snapshot": snapshot_id,
-        "tenant": tenant,
-        "created_at": created_at,
-        "files": {name: hashlib.sha256((directory / name).read_bytes()).hexdigest() for name in FILES},
-        "previous": previous_link,
-        "sequence": sequence,
-        "pruned": None,
-        "signature": None,
-    }
-    (directory / "manifest.json").write_text(json.dumps(manifest, sort_keys=True, indent=2) + "\n")
-    return directory
-
-
 def write_chain(root: Path, count: int) -> list[Path]:
-    snapshots: list[Path] = []
-    start = datetime(2026, 11, 27, 23, 0, tzinfo=UTC)
-    for index in range(count):
-        previous = snapshots[-1] if snapshots else None
-        snapshots.append(write_snapshot(root, TENANT, start + timedelta(hours=index), previous))
-    return snapshots
+    """``count`` snapshots of tenant lab in ``root/lab/``, written by the core's writer (document,
+    findings.csv, report and chained manifest), an hour apart."""
+    return [written.path for written in new_chain(root).write(count)]
 
 
 def tree(directory: Path) -> dict[str, bytes]:
@@ -208,11 +170,10 @@ def test_only_snapshots_with_a_manifest_are_listed_and_downloadable(
     store.upload(third, TENANT, third.name)
     for name in FILES:
         raw.upload_blob(f"{TENANT}/{second.name}/{name}", (second / name).read_bytes())
-    other = write_snapshot(tmp_path / "other", "fabrikam", datetime(2026, 11, 28, tzinfo=UTC), None)
-    store.upload(other, "fabrikam", other.name)
+    store.upload(first, "fabrikam", first.name)  # the store keeps tenants apart by prefix alone
 
     assert store.list_snapshots(TENANT) == [first.name, third.name]
-    assert store.list_snapshots("fabrikam") == [other.name]
+    assert store.list_snapshots("fabrikam") == [first.name]
     assert store.list_snapshots("nobody") == []
     with pytest.raises(BlobStoreError) as raised:
         store.download(TENANT, second.name, tmp_path / "copy")
@@ -235,6 +196,7 @@ def test_download_chain_reproduces_the_local_directory_byte_for_byte(
     assert chain == tmp_path / "copy" / TENANT
     assert tree(chain) == tree(local / TENANT)
     assert len(tree(chain)) == 3 * 4
+    assert verify_chain(chain).problems == []
     assert sorted(path.name for path in chain.iterdir()) == [snapshot.name for snapshot in snapshots]
 
 
@@ -298,7 +260,7 @@ def test_download_refuses_to_replace_an_existing_directory(store: BlobSnapshotSt
 def test_download_chain_of_an_unknown_tenant_is_an_error(
     store: BlobSnapshotStore, raw: ContainerClient, tmp_path: Path
 ) -> None:
-    with pytest.raises(BlobStoreError, match="no complete snapshot of tenant contoso"):
+    with pytest.raises(BlobStoreError, match=f"no complete snapshot of tenant {TENANT}$"):
         store.download_chain(TENANT, tmp_path / "copy")
 
 
@@ -342,7 +304,7 @@ def test_a_missing_container_is_named_when_creating_it_is_not_allowed(
         "template does) or set snapshots.blob.container to an existing one"
     )
     assert str(listing.value).endswith(
-        f"container {container}, blob contoso/: could not list the snapshots of tenant contoso: "
+        f"container {container}, blob {TENANT}/: could not list the snapshots of tenant {TENANT}: "
         "the container does not exist (HTTP 404 ContainerNotFound)"
     )
 
@@ -419,8 +381,8 @@ def test_an_unreachable_endpoint_is_named(container: str, tmp_path: Path) -> Non
         store.list_snapshots(TENANT)
 
     assert str(raised.value) == (
-        f"storage account {ACCOUNT_NAME} ({endpoint}), container {container}, blob contoso/: could not "
-        "list the snapshots of tenant contoso: could not reach the service (ServiceRequestError); check "
+        f"storage account {ACCOUNT_NAME} ({endpoint}), container {container}, blob {TENANT}/: could not "
+        f"list the snapshots of tenant {TENANT}: could not reach the service (ServiceRequestError); check "
         "the account URL or connection string's endpoint, the network and the DNS name"
     )
 

@@ -108,7 +108,7 @@ def test_snapshots_round_trip_with_a_token_for_the_storage_audience(
 
 def test_no_token_is_a_clear_error(settings: BlobSettings, tmp_path: Path) -> None:
     (snapshot,) = write_chain(tmp_path / "local", 1)
-    reason = "tenant contoso: managed identity unavailable (no IDENTITY_ENDPOINT); run on Azure or use a key"
+    reason = "tenant lab: managed identity unavailable (no IDENTITY_ENDPOINT); run on Azure or use a key"
     credential = StorageTokens(failure=reason)
 
     with BlobSnapshotStore(settings, credential) as store, pytest.raises(BlobStoreError) as raised:
