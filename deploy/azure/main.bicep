@@ -28,11 +28,11 @@ param image string
 @description('Name of an Azure Container Registry in this resource group that holds the image (pulled with the identity, AcrPull); empty for a public image.')
 param registryName string = ''
 
+// The monitored tenant is the identity's own: a managed identity gets tokens from its home tenant
+// only (the tenant of this subscription). For another tenant, use an app registration there with a
+// certificate (docs/deployment.md).
 @description('Label of the monitored tenant in logs, metrics and alerts (letters, digits, ".", "_", "-").')
 param tenantName string
-
-@description('Directory (tenant) id of the monitored tenant; default: the tenant of this subscription.')
-param tenantId string = subscription().tenantId
 
 @description('Name of a Key Vault in this resource group holding the snapshot signing key.')
 param keyVaultName string
@@ -289,7 +289,7 @@ resource environmentLogs 'Microsoft.Insights/diagnosticSettings@2021-05-01-previ
 
 // The settings file, filled in (one replace per value).
 var settingsTemplate = loadTextContent('monitor.toml')
-var settingsWithTenant = replace(replace(settingsTemplate, '{{tenantName}}', tenantName), '{{tenantId}}', tenantId)
+var settingsWithTenant = replace(replace(settingsTemplate, '{{tenantName}}', tenantName), '{{tenantId}}', identity.properties.tenantId)
 var settingsWithIdentity = replace(settingsWithTenant, '{{identityClientId}}', identity.properties.clientId)
 var settingsWithBlob = replace(settingsWithIdentity, '{{blobAccountUrl}}', storage.properties.primaryEndpoints.blob)
 var settingsFile = replace(settingsWithBlob, '{{snapshotContainer}}', snapshotContainerName)
