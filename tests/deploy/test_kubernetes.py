@@ -200,6 +200,31 @@ def test_the_base_settings_are_valid_once_the_webhook_variables_are_applied(
     assert settings.health.host == "127.0.0.1"  # the environment wins over the file's 0.0.0.0
 
 
+def test_the_overlay_settings_are_valid_with_the_secrets_of_its_env_file(tmp_path: Path) -> None:
+    token = tmp_path / "azure-identity-token"
+    token.write_text("a projected service account token")
+    (tmp_path / "monitor.toml").write_text(settings_file("example"))
+    (tmp_path / ".env").write_text(
+        "ENTRA_MONITOR_TELEMETRY__AZURE_MONITOR__CONNECTION_STRING=InstrumentationKey="
+        "4c1f7b2e-0d3a-4e6b-9c8d-2a1b3c4d5e6f;IngestionEndpoint=https://westeurope-5.in.applicationinsights.azure.com/\n"
+        "ENTRA_MONITOR_ALERTS__SINKS__1__URL=https://contoso.webhook.office.com/workflows/abc\n"
+    )
+    webhook = {
+        "ENTRA_MONITOR_TENANTS__0__TENANT_ID": "9f6a2c1e-3b4d-4e5f-8a7b-1c2d3e4f5a6b",
+        "ENTRA_MONITOR_TENANTS__0__CREDENTIAL__CLIENT_ID": "5b9f3c2e-8d41-4a7e-9f1c-2e6d8a4b7c90",
+        "ENTRA_MONITOR_TENANTS__0__CREDENTIAL__TOKEN_FILE": str(token),
+    }
+
+    settings = load_settings(tmp_path / "monitor.toml", environ=webhook, env_file=tmp_path / ".env")
+
+    assert [tenant.name for tenant in settings.tenants] == ["contoso"]
+    assert [(sink.kind, sink.id) for sink in settings.alerts.sinks] == [
+        ("azure_monitor", "app-insights"),
+        ("teams", "secops-teams"),
+    ]
+    assert settings.telemetry.azure_monitor.enabled is True
+
+
 def test_the_container_command_runs_the_worker_with_the_injected_identity(
     emulator: RunningEmulator, workdir: Path
 ) -> None:
