@@ -3,16 +3,20 @@ time, as in tests/test_once_truth.py), settings for it, and a signing key."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
+import jsonschema
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from tests.support.emulator import RunningEmulator, console_script, start_emulator
 from tests.test_once import write_config
+
+SCHEMA = Path(__file__).resolve().parents[2] / "docs" / "snapshot.schema.json"
 
 
 @pytest.fixture(scope="module")
@@ -76,3 +80,10 @@ def write_public_key(key: Ed25519PrivateKey, path: Path) -> Path:
         )
     )
     return path
+
+
+def assert_follows_schema(document: dict[str, object]) -> None:
+    """``document`` is valid against docs/snapshot.schema.json (every problem listed otherwise)."""
+    validator = jsonschema.Draft202012Validator(json.loads(SCHEMA.read_text(encoding="utf-8")))
+    problems = [f"{list(error.absolute_path)}: {error.message}" for error in validator.iter_errors(document)]
+    assert problems == []

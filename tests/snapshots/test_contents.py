@@ -20,7 +20,7 @@ from monitor.check import fingerprint
 from monitor.settings import load_settings
 from monitor.snapshots.document import configuration_sha256
 from monitor.snapshots.manifest import canonical_bytes, public_key_fingerprint, signature_problem
-from tests.snapshots.conftest import entra_monitor, monitor, snapshot_config, write_key
+from tests.snapshots.conftest import assert_follows_schema, entra_monitor, monitor, snapshot_config, write_key
 from tests.support.emulator import RunningEmulator
 from tests.support.plugins import BUILTIN_CHECKS
 
@@ -96,6 +96,7 @@ def test_snapshots_hold_the_ground_truth_and_their_changes(
         "snapshot.json",
     ]
     first = load(first_dir / "snapshot.json")
+    assert_follows_schema(first)
     truth = truth_at(live, started(first))
 
     # Exactly the planted problems, each once, the waived one listed with its waiver.
@@ -189,6 +190,7 @@ def test_snapshots_hold_the_ground_truth_and_their_changes(
     first_again, second_dir = chain_of(tmp_path)
     assert first_again == first_dir
     second = load(second_dir / "snapshot.json")
+    assert_follows_schema(second)
     later_truth = truth_at(live, started(second))
     assert snapshot_keys(second) == truth_keys(later_truth)
     appeared = truth_keys(later_truth) - truth_keys(truth)
