@@ -93,25 +93,48 @@ INVISIBLE = re.compile("[\x00-\x08\x0b-\x1f\x7f\u061c\u200e\u200f\u202a-\u202e\u
 ``gpj.exe`` displays as "invoiceexe.jpg", so the page shows them as ``⟨U+202E⟩`` instead of obeying them."""
 
 COLLECTION_WORDS = {
-    "applications": "applications",
-    "servicePrincipals": "service principals (applications' identities in the tenant)",
-    "servicePrincipals/{id}/appRoleAssignedTo": "app role assignments granted on service principals",
-    "servicePrincipals/{id}/appRoleAssignments": "application permissions held by service principals",
-    "servicePrincipals/{id}/oauth2PermissionGrants": "delegated permission grants of service principals",
-    "oauth2PermissionGrants": "delegated permission grants",
-    "auditLogs/signIns": "sign-in log entries",
-    "reports/servicePrincipalSignInActivities": "application sign-in activity records",
-    "identityProtection/riskyUsers": "users flagged as at risk",
-    "identityProtection/riskDetections": "risk detections",
-    "policies/tokenLifetimePolicies": "token lifetime policies",
-    "policies/tokenLifetimePolicies/{id}/appliesTo": "assignments of token lifetime policies",
-    "identity/conditionalAccess/policies": "Conditional Access policies",
-    "identity/conditionalAccess/namedLocations": "named locations",
-    "identityGovernance/accessReviews/definitions": "access review definitions",
-    "identityGovernance/accessReviews/definitions/{id}/instances": "access review instances",
+    "applications": ("application", "applications"),
+    "groups": ("group", "groups"),
+    "users": ("user", "users"),
+    "servicePrincipals": (
+        "service principal (an application's identity in the tenant)",
+        "service principals (applications' identities in the tenant)",
+    ),
+    "servicePrincipals/{id}/appRoleAssignedTo": (
+        "app role assignment granted on a service principal",
+        "app role assignments granted on service principals",
+    ),
+    "servicePrincipals/{id}/appRoleAssignments": (
+        "application permission held by a service principal",
+        "application permissions held by service principals",
+    ),
+    "servicePrincipals/{id}/oauth2PermissionGrants": (
+        "delegated permission grant of a service principal",
+        "delegated permission grants of service principals",
+    ),
+    "oauth2PermissionGrants": ("delegated permission grant", "delegated permission grants"),
+    "auditLogs/signIns": ("sign-in log entry", "sign-in log entries"),
+    "reports/servicePrincipalSignInActivities": (
+        "application sign-in activity record",
+        "application sign-in activity records",
+    ),
+    "identityProtection/riskyUsers": ("user flagged as at risk", "users flagged as at risk"),
+    "identityProtection/riskDetections": ("risk detection", "risk detections"),
+    "policies/tokenLifetimePolicies": ("token lifetime policy", "token lifetime policies"),
+    "policies/tokenLifetimePolicies/{id}/appliesTo": (
+        "assignment of a token lifetime policy",
+        "assignments of token lifetime policies",
+    ),
+    "identity/conditionalAccess/policies": ("Conditional Access policy", "Conditional Access policies"),
+    "identity/conditionalAccess/namedLocations": ("named location", "named locations"),
+    "identityGovernance/accessReviews/definitions": ("access review definition", "access review definitions"),
+    "identityGovernance/accessReviews/definitions/{id}/instances": (
+        "access review instance",
+        "access review instances",
+    ),
 }
-"""Graph collections (as coverage names them: the route's path) in plain words; others are spelt
-out from their last segment."""
+"""Graph collections (as coverage names them: the route's path) in plain words, singular and plural;
+others are spelt out from their last segment."""
 
 REFERENCE_SOURCES = {"seed": "Entra integration guide"}
 """Prefixes of ``references`` (``"seed: A › B"``) and the document they stand for."""
@@ -214,6 +237,14 @@ class Page:
     waived_count: int
     figures: dict[str, int] = field(default_factory=dict)
 
+    @property
+    def total_change(self) -> str:
+        """All open findings now against the previous snapshot's (``—`` without one)."""
+        now = sum(row.now for row in self.severities)
+        if self.previous is None:
+            return _change(now, None)
+        return _change(now, sum(row.previous or 0 for row in self.severities))
+
 
 def render_report(document: dict[str, Any], previous: dict[str, Any] | None) -> str:
     """The page for ``document``. ``previous`` is the previous snapshot's document (the one
@@ -248,7 +279,8 @@ def _environment() -> Environment:
         when=_when,
         day=_day,
         duration=_duration,
-        words=_collection_words,
+        examined=_examined,
+        kind=_kind,
         plural=_plural,
         shown=_shown,
     )
@@ -438,18 +470,24 @@ def _duration(seconds: float | None) -> str:
     return f"{minutes} min {rest} s"
 
 
-def _collection_words(name: str) -> str:
-    """A Graph collection path in plain words: ``servicePrincipals`` → ``service principals (…)``;
+def _examined(count: int, name: str) -> str:
+    """``132 applications``, ``1 group``: a count of a Graph collection's objects in plain words;
     an unknown ``groups/{id}/members`` → ``members (read per group)``."""
     if name in COLLECTION_WORDS:
-        return COLLECTION_WORDS[name]
+        singular, plural = COLLECTION_WORDS[name]
+        return f"{count} {singular if count == 1 else plural}"
     segments = [segment for segment in name.split("/") if segment and not segment.startswith("{")]
     if not segments:
-        return name
-    words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", segments[-1]).lower()
+        return f"{count} {name}"
+    words = _kind(segments[-1])
     if "{" in name and len(segments) > 1:
-        return f"{words} (read per {segments[0].removesuffix('s')})"
-    return words
+        words = f"{words} (read per {segments[0].removesuffix('s')})"
+    return f"{count} {words}"
+
+
+def _kind(resource_type: str) -> str:
+    """Graph's type name in words: ``servicePrincipal`` → ``service principal``."""
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", resource_type).lower()
 
 
 def _plural(count: int, singular: str, plural: str | None = None) -> str:

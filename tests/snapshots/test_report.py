@@ -266,6 +266,7 @@ def current_document(previous: dict[str, Any]) -> dict[str, Any]:
             coverage={
                 "identityGovernance/accessReviews/definitions": 6,
                 "roleManagement/directory/roleDefinitions": 4,
+                "groups": 1,
             },
         ),
         check(
