@@ -4,8 +4,9 @@ It starts the emulator, shows the planted problems, reads two collections throug
 Graph client (real MSAL, certificate credential, paging, pacing), writes a settings file for the
 emulated tenant (the code of ``config init --from-emulator``) and runs the worker against it:
 every check on a one-minute schedule, with the health endpoint and Prometheus metrics on
-``/metrics``, until Ctrl+C. ``--once`` runs one sweep instead and exits. Alerts go to a signed
-webhook on a loopback port (:mod:`monitor.demo_sink`), which prints what arrives.
+``/metrics``, until Ctrl+C. ``--once`` runs one sweep instead, writes its signed snapshot and
+checks that it verifies, and exits. Alerts go to a signed webhook on a loopback port
+(:mod:`monitor.demo_sink`), which prints what arrives. Snapshots go to ``<state dir>/snapshots``.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from rich.console import Console
 
 from emulator.app import EmulatorOptions
@@ -32,6 +35,8 @@ from monitor.graph.query import Query
 from monitor.logs import configure_logging
 from monitor.plugins import discover_checks
 from monitor.settings import MonitorSettings, load_settings, render_config
+from monitor.snapshots.manifest import load_public_key
+from monitor.snapshots.verify import verify_path
 from monitor.sweep import SweepResult, run_worker, sweep
 from monitor.worker import Worker
 
@@ -82,6 +87,8 @@ def demo_settings(
         "health.port": 0,
         "alerts.sinks": [webhook],
         "telemetry.prometheus.enabled": True,
+        "snapshots.directory": str(state_dir / "snapshots"),
+        "snapshots.signing_key_path": str(demo_signing_key(state_dir)),
     }
     for check in checks:
         overrides[f"checks.{check.id}.interval_seconds"] = DEMO_INTERVAL_SECONDS
@@ -96,7 +103,61 @@ def demo_settings(
         f"  alerts: a signed webhook at {sink.url} (this process checks each signature); in real use"
         " Teams, Slack or your own endpoint"
     )
+    console.print(
+        f"  snapshots for auditors: {settings.snapshots.directory}/<tenant>/ after every complete sweep,"
+        f" signed with {settings.snapshots.signing_key_path}"
+    )
     return settings
+
+
+def demo_signing_key(state_dir: Path) -> Path:
+    """An Ed25519 key that signs the demo's snapshots (made once, like `openssl genpkey -algorithm
+    ed25519`), with its public half next to it for `snapshot verify --public-key`."""
+    key_path = state_dir / "snapshot-signing.pem"
+    if not key_path.exists():
+        key = Ed25519PrivateKey.generate()
+        pem = key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        key_path.write_bytes(pem)
+        key_path.chmod(0o600)
+        public = key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        public_key_path(key_path).write_bytes(public)
+    return key_path
+
+
+def public_key_path(key_path: Path) -> Path:
+    return key_path.with_name("snapshot-signing.pub.pem")
+
+
+def print_snapshots(result: SweepResult, settings: MonitorSettings, console: Console) -> bool:
+    """Where each snapshot was written and whether its chain verifies with the public key."""
+    key_path = settings.snapshots.signing_key_path
+    public_path = public_key_path(key_path) if key_path else None
+    public_key = load_public_key(public_path) if public_path else None
+    valid = True
+    for written in result.snapshots:
+        verification = verify_path(written.path.parent, public_key)
+        valid = valid and verification.ok
+        console.print(f"  snapshot {written.id} written to {written.path}", highlight=False)
+        if verification.ok:
+            console.print(
+                f"  it verifies: {len(verification.verified)} snapshot(s) in the chain, every file hash, the"
+                " manifest chain and the Ed25519 signature check out",
+                highlight=False,
+            )
+        else:
+            for problem in verification.problems:
+                console.print(f"  [red]does not verify[/red]: {problem}", highlight=False)
+        key_option = f" --public-key {public_path}" if public_path else ""
+        console.print(
+            f"  an auditor checks it with `entra-monitor snapshot verify {written.path.parent}{key_option}`"
+            f" and opens {written.path / 'report.html'}",
+            highlight=False,
+        )
+    return valid
 
 
 def print_alert(console: Console) -> Callable[[dict[str, Any]], None]:
@@ -158,10 +219,11 @@ def run_demo(*, seed: int, scale: str, once: bool, state_dir: Path, console: Con
         with demo_sink(key.encode(), on_alert) as sink:
             settings = demo_settings(prepared, state_dir, console, sink, key)
             if once:
-                console.print("\n[bold]One sweep[/bold] of every check (`entra-monitor once`):")
-                print_sweep_summary(asyncio.run(sweep(settings)), console)
+                console.print("\n[bold]One sweep[/bold] of every check (`entra-monitor snapshot create`):")
+                result = asyncio.run(sweep(settings, snapshots=True))
+                print_sweep_summary(result, console)
                 print_received(sink, console)
-                return 0
+                return 0 if print_snapshots(result, settings, console) else 1
             return _run_worker(prepared, settings, console)
 
 
