@@ -60,9 +60,22 @@ def verify_path(path: Path, public_key: Ed25519PublicKey | None = None) -> Verif
     if not path.is_dir():
         raise ValueError(f"{path} is not a directory; accepted: a snapshot directory or a tenant's chain")
     if is_chain_directory(path):
+        chains = _chains_within(path)
+        if chains:
+            names = ", ".join(str(chain) for chain in chains)
+            raise ValueError(f"{path} holds the chains of tenants; accepted: one tenant's chain ({names})")
         return verify_chain(path, public_key)
     snapshot = read_snapshot(path)
     return verify_chain(path.parent, public_key, upto=snapshot)
+
+
+def _chains_within(path: Path) -> list[Path]:
+    """The tenants' chains in ``path`` when it is the snapshots directory itself (holding no
+    snapshot of its own), else an empty list."""
+    children = sorted(c for c in path.iterdir() if c.is_dir() and not c.name.startswith("."))
+    if any((child / MANIFEST).exists() for child in children):
+        return []
+    return [c for c in children if any((g / MANIFEST).exists() for g in c.iterdir() if g.is_dir())]
 
 
 def verify_chain(

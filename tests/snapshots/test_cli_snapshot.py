@@ -33,6 +33,11 @@ def test_verify_exit_codes(tmp_path: Path) -> None:
     missing = entra_monitor("snapshot", "verify", str(tmp_path / "nowhere"), cwd=tmp_path)
     assert missing.returncode == 2
     assert "is not a directory; accepted: a snapshot directory or a tenant's chain" in missing.stderr
+    root = entra_monitor("snapshot", "verify", str(tmp_path / "snapshots"), cwd=tmp_path)
+    assert root.returncode == 2
+    assert f"holds the chains of tenants; accepted: one tenant's chain ({tenant})" in " ".join(
+        root.stderr.split()
+    )
     (tmp_path / "junk.pem").write_text("not a key")
     bad_key = entra_monitor(
         "snapshot", "verify", str(tenant), "--public-key", str(tmp_path / "junk.pem"), cwd=tmp_path
