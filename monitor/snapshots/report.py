@@ -5,139 +5,74 @@ previous snapshot's document, for a reader who has never seen the monitor.
 The page needs nothing but itself: the stylesheet is inline, there is no script, font, image or
 external link, and a Content-Security-Policy forbids loading anything should a value ever slip
 through. Every value from the document is HTML-escaped by Jinja2's autoescaping (display names come
-from the directory and waiver texts from people, so either may hold markup), and names are wrapped
-in ``<bdi>`` so a right-to-left override in one cannot reorder the text around it.
+from the directory and waiver texts from people, so either may hold markup); control and
+bidirectional formatting characters in them are shown (``⟨U+202E⟩``) rather than obeyed, and names
+sit in ``<bdi>``. The words for the monitor's identifiers (severities, statuses, checks, Graph
+collections) are in ``report_assets/vocabulary.toml``.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from importlib import resources
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, UndefinedError
-
-SEVERITIES = ("critical", "high", "medium", "low", "info")
-"""Most urgent first, the order of every severity table on the page."""
-
-SEVERITY_MEANINGS = {
-    "critical": "A risk that can be exploited or cause an outage now: act immediately.",
-    "high": "A required control is missing or broken: fix soon.",
-    "medium": "A control is weaker than the baseline asks: plan a fix.",
-    "low": "A small deviation from the baseline: fix in routine maintenance.",
-    "info": "Recorded for the audit trail; no action is required.",
-}
-
-STATUS_WORDS = {
-    "succeeded": "Completed",
-    "failed": "Failed",
-    "timed_out": "Timed out",
-    "not_run": "Did not run",
-    "unavailable": "Unavailable",
-}
-"""Run statuses in plain words; ``unavailable`` is a check the tenant's licence does not allow."""
-
-CHANGE_WORDS = {
-    "new": "New",
-    "open": "Still open",
-    "reopened": "Reopened",
-    "severity_changed": "Severity changed",
-}
-
-CHECKS_EXPLAINED = {
-    "access-review-due": (
-        "Access reviews",
-        "Whether privileged roles, groups and applications have their access reviewed every quarter, "
-        "and whether reviews finish on time.",
-    ),
-    "conditional-access-baseline": (
-        "Conditional Access policies",
-        "Whether sign-in policies require multi-factor authentication for administrators and block "
-        "sign-ins from untrusted locations.",
-    ),
-    "consent-grants": (
-        "Permissions granted to applications",
-        "Permissions granted to applications: unused, high-privilege, or beyond what an application is "
-        "allowed to hold.",
-    ),
-    "credential-expiry": (
-        "Application credentials",
-        "The passwords (client secrets) and certificates applications sign in with: expired, expiring "
-        "soon, valid for too long, or a password on a production application.",
-    ),
-    "graph-access": (
-        "The monitor's own access",
-        "Whether the monitor itself could read everything it needs (its permissions and the tenant's "
-        "licences).",
-    ),
-    "risky-sign-ins": (
-        "Risky sign-ins",
-        "Sign-ins Microsoft rated as risky that nevertheless succeeded, and users flagged as at risk.",
-    ),
-    "token-lifetime-drift": (
-        "Token and session lifetimes",
-        "How long sign-in tokens and sessions stay valid, compared with the baseline.",
-    ),
-    "worker": (
-        "The monitor's own health",
-        "Findings the monitor records about itself, such as a check that failed several runs in a row.",
-    ),
-}
-"""Name and subject of each built-in check in an auditor's words; a plug-in's check shows its id."""
 
 INVISIBLE = re.compile("[\x00-\x08\x0b-\x1f\x7f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 """Control and bidirectional formatting characters: ``invoice``, U+202E (right-to-left override),
 ``gpj.exe`` displays as "invoiceexe.jpg", so the page shows them as ``⟨U+202E⟩`` instead of obeying them."""
 
-COLLECTION_WORDS = {
-    "applications": ("application", "applications"),
-    "groups": ("group", "groups"),
-    "users": ("user", "users"),
-    "servicePrincipals": (
-        "service principal (an application's identity in the tenant)",
-        "service principals (applications' identities in the tenant)",
-    ),
-    "servicePrincipals/{id}/appRoleAssignedTo": (
-        "app role assignment granted on a service principal",
-        "app role assignments granted on service principals",
-    ),
-    "servicePrincipals/{id}/appRoleAssignments": (
-        "application permission held by a service principal",
-        "application permissions held by service principals",
-    ),
-    "servicePrincipals/{id}/oauth2PermissionGrants": (
-        "delegated permission grant of a service principal",
-        "delegated permission grants of service principals",
-    ),
-    "oauth2PermissionGrants": ("delegated permission grant", "delegated permission grants"),
-    "auditLogs/signIns": ("sign-in log entry", "sign-in log entries"),
-    "reports/servicePrincipalSignInActivities": (
-        "application sign-in activity record",
-        "application sign-in activity records",
-    ),
-    "identityProtection/riskyUsers": ("user flagged as at risk", "users flagged as at risk"),
-    "identityProtection/riskDetections": ("risk detection", "risk detections"),
-    "policies/tokenLifetimePolicies": ("token lifetime policy", "token lifetime policies"),
-    "policies/tokenLifetimePolicies/{id}/appliesTo": (
-        "assignment of a token lifetime policy",
-        "assignments of token lifetime policies",
-    ),
-    "identity/conditionalAccess/policies": ("Conditional Access policy", "Conditional Access policies"),
-    "identity/conditionalAccess/namedLocations": ("named location", "named locations"),
-    "identityGovernance/accessReviews/definitions": ("access review definition", "access review definitions"),
-    "identityGovernance/accessReviews/definitions/{id}/instances": (
-        "access review instance",
-        "access review instances",
-    ),
-}
-"""Graph collections (as coverage names them: the route's path) in plain words, singular and plural;
-others are spelt out from their last segment."""
+URGENT = frozenset({"critical", "high"})
+"""The severities the summary adds up as "critical or high"."""
 
-REFERENCE_SOURCES = {"seed": "Entra integration guide"}
-"""Prefixes of ``references`` (``"seed: A › B"``) and the document they stand for."""
+VOCABULARY = "report_assets/vocabulary.toml"
+"""The page's words for the monitor's identifiers (severities, statuses, checks, collections)."""
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """What ``vocabulary.toml`` says: plain words for identifiers, each falling back to the id."""
+
+    severities: dict[str, str]
+    """Severity → what it means, most urgent first."""
+    statuses: dict[str, str]
+    changes: dict[str, str]
+    sources: dict[str, str]
+    checks: dict[str, dict[str, str]]
+    collections: dict[str, list[str]]
+
+    @classmethod
+    def load(cls) -> Vocabulary:
+        text = resources.files("monitor.snapshots").joinpath(VOCABULARY).read_text(encoding="utf-8")
+        values = tomllib.loads(text)
+        return cls(
+            severities={entry["id"]: entry["meaning"] for entry in values["severities"]},
+            statuses=values["statuses"],
+            changes=values["changes"],
+            sources=values["sources"],
+            checks=values["checks"],
+            collections=values["collections"],
+        )
+
+    def examined(self, count: int, name: str) -> str:
+        """``132 applications``, ``1 group``: a count of a Graph collection's objects in plain words;
+        an unknown ``groups/{id}/members`` → ``members (read per group)``."""
+        if name in self.collections:
+            singular, plural = self.collections[name]
+            return f"{count} {singular if count == 1 else plural}"
+        segments = [segment for segment in name.split("/") if segment and not segment.startswith("{")]
+        if not segments:
+            return f"{count} {name}"
+        words = _kind(segments[-1])
+        if "{" in name and len(segments) > 1:
+            words = f"{words} (read per {segments[0].removesuffix('s')})"
+        return f"{count} {words}"
 
 
 @dataclass(frozen=True)
@@ -257,8 +192,9 @@ def render_report(document: dict[str, Any], previous: dict[str, Any] | None) -> 
             "schema_version 1 (docs/snapshot.schema.json)"
         )
     try:
-        page = _page(document, previous)
-        return _environment().get_template("report.html.j2").render(page=page)
+        words = Vocabulary.load()
+        page = _page(document, previous, words)
+        return _environment(words).get_template("report.html.j2").render(page=page)
     except (KeyError, TypeError, IndexError, UndefinedError) as error:
         raise ValueError(
             f"snapshot document {document.get('id')!r} does not follow schema_version 1 "
@@ -266,7 +202,7 @@ def render_report(document: dict[str, Any], previous: dict[str, Any] | None) -> 
         ) from error
 
 
-def _environment() -> Environment:
+def _environment(words: Vocabulary) -> Environment:
     environment = Environment(
         loader=PackageLoader("monitor.snapshots", "report_assets"),
         autoescape=True,
@@ -279,18 +215,18 @@ def _environment() -> Environment:
         when=_when,
         day=_day,
         duration=_duration,
-        examined=_examined,
+        examined=words.examined,
         kind=_kind,
         plural=_plural,
         shown=_shown,
     )
-    environment.globals.update(
-        STATUS_WORDS=STATUS_WORDS, SEVERITY_MEANINGS=SEVERITY_MEANINGS, SEVERITIES=SEVERITIES
-    )
+    environment.globals.update(SEVERITY_MEANINGS=words.severities)
     return environment
 
 
-def _page(document: Mapping[str, Any], previous_document: Mapping[str, Any] | None) -> Page:
+def _page(
+    document: Mapping[str, Any], previous_document: Mapping[str, Any] | None, words: Vocabulary
+) -> Page:
     summary = document["summary"]
     previous = summary["previous"]
     if previous_document is not None and (previous is None or previous_document["id"] != previous["id"]):
@@ -299,12 +235,7 @@ def _page(document: Mapping[str, Any], previous_document: Mapping[str, Any] | No
             f"previous snapshot {previous_document['id']!r} is not the one snapshot {document['id']!r} "
             f"names as its previous ({named!r}); pass that snapshot's document or None"
         )
-    waiver_of = {
-        fingerprint: number
-        for number, waiver in enumerate(document["waivers"], start=1)
-        for fingerprint in waiver["matched"]
-    }
-    checks = [_check(entry, waiver_of, previous_document) for entry in document["checks"]]
+    checks = [_check(entry, previous_document, words) for entry in document["checks"]]
     findings = {view.entry["fingerprint"]: view for check in checks for view in check.findings}
     open_findings = [view for view in findings.values() if view.waiver_number is None]
     page = Page(
@@ -313,13 +244,13 @@ def _page(document: Mapping[str, Any], previous_document: Mapping[str, Any] | No
         severities=[
             SeverityRow(
                 severity,
-                SEVERITY_MEANINGS[severity],
+                meaning,
                 int(summary["open_by_severity"][severity]),
                 None if previous is None else int(previous["open_by_severity"][severity]),
             )
-            for severity in SEVERITIES
+            for severity, meaning in words.severities.items()
         ],
-        references=_references(summary["open_by_reference"], previous_document),
+        references=_references(summary["open_by_reference"], previous_document, words),
         unreferenced=sum(1 for view in open_findings if not view.entry["references"]),
         checks=checks,
         waivers=[
@@ -332,7 +263,7 @@ def _page(document: Mapping[str, Any], previous_document: Mapping[str, Any] | No
     since = summary["since_previous"]
     page.figures.update(
         open=sum(row.now for row in page.severities),
-        urgent=page.severities[0].now + page.severities[1].now,
+        urgent=sum(row.now for row in page.severities if row.severity in URGENT),
         new=int(since["new"]),
         resolved=int(since["resolved"]),
         waived=page.waived_count,
@@ -343,7 +274,7 @@ def _page(document: Mapping[str, Any], previous_document: Mapping[str, Any] | No
 
 
 def _check(
-    entry: Mapping[str, Any], waiver_of: Mapping[str, int], previous_document: Mapping[str, Any] | None
+    entry: Mapping[str, Any], previous_document: Mapping[str, Any] | None, words: Vocabulary
 ) -> CheckView:
     previous_open: int | None = None
     if previous_document is not None:
@@ -351,25 +282,26 @@ def _check(
         previous_open = sum(
             1 for check in earlier for finding in check["findings"] if finding["waiver"] is None
         )
+    explained = words.checks.get(str(entry["id"]), {})
     return CheckView(
         entry=entry,
-        name=CHECKS_EXPLAINED.get(str(entry["id"]), (str(entry["id"]), ""))[0],
-        subject=CHECKS_EXPLAINED.get(str(entry["id"]), ("", ""))[1],
-        status=STATUS_WORDS.get(str(entry["status"]), str(entry["status"])),
-        findings=[_finding(finding, waiver_of) for finding in entry["findings"]],
+        name=explained.get("name", str(entry["id"])),
+        subject=explained.get("subject", ""),
+        status=words.statuses.get(str(entry["status"]), str(entry["status"])),
+        findings=[_finding(finding, words) for finding in entry["findings"]],
         coverage=[(str(name), int(count)) for name, count in sorted(entry["coverage"].items())],
         previous_open=previous_open,
     )
 
 
-def _finding(entry: Mapping[str, Any], waiver_of: Mapping[str, int]) -> FindingView:
+def _finding(entry: Mapping[str, Any], words: Vocabulary) -> FindingView:
     waiver = entry["waiver"]
     return FindingView(
         entry=entry,
-        change=CHANGE_WORDS.get(str(entry["change"]), str(entry["change"])),
+        change=words.changes.get(str(entry["change"]), str(entry["change"])),
         waiver_number=None if waiver is None else int(waiver) + 1,
         evidence=[_evidence(str(name), value) for name, value in sorted(entry["evidence"].items())],
-        references=[_reference_row(str(reference), 0, None) for reference in entry["references"]],
+        references=[_reference_row(str(reference), 0, None, words) for reference in entry["references"]],
     )
 
 
@@ -383,24 +315,29 @@ def _evidence(name: str, value: Any) -> EvidenceItem:
     return EvidenceItem(name, str(value), False)
 
 
-def _references(counts: Mapping[str, int], previous_document: Mapping[str, Any] | None) -> list[ReferenceRow]:
+def _references(
+    counts: Mapping[str, int], previous_document: Mapping[str, Any] | None, words: Vocabulary
+) -> list[ReferenceRow]:
     earlier: Mapping[str, int] = {}
     if previous_document is not None:
         earlier = previous_document["summary"]["open_by_reference"]
     names = sorted(set(counts) | set(earlier))
     return [
         _reference_row(
-            name, int(counts.get(name, 0)), None if previous_document is None else int(earlier.get(name, 0))
+            name,
+            int(counts.get(name, 0)),
+            None if previous_document is None else int(earlier.get(name, 0)),
+            words,
         )
         for name in names
     ]
 
 
-def _reference_row(reference: str, now: int, previous: int | None) -> ReferenceRow:
+def _reference_row(reference: str, now: int, previous: int | None, words: Vocabulary) -> ReferenceRow:
     prefix, separator, section = reference.partition(": ")
     if not separator:
         return ReferenceRow("", reference, now, previous)
-    return ReferenceRow(REFERENCE_SOURCES.get(prefix, prefix), section, now, previous)
+    return ReferenceRow(words.sources.get(prefix, prefix), section, now, previous)
 
 
 def _waiver(
@@ -468,21 +405,6 @@ def _duration(seconds: float | None) -> str:
         return f"{seconds:.1f} s"
     minutes, rest = divmod(round(seconds), 60)
     return f"{minutes} min {rest} s"
-
-
-def _examined(count: int, name: str) -> str:
-    """``132 applications``, ``1 group``: a count of a Graph collection's objects in plain words;
-    an unknown ``groups/{id}/members`` → ``members (read per group)``."""
-    if name in COLLECTION_WORDS:
-        singular, plural = COLLECTION_WORDS[name]
-        return f"{count} {singular if count == 1 else plural}"
-    segments = [segment for segment in name.split("/") if segment and not segment.startswith("{")]
-    if not segments:
-        return f"{count} {name}"
-    words = _kind(segments[-1])
-    if "{" in name and len(segments) > 1:
-        words = f"{words} (read per {segments[0].removesuffix('s')})"
-    return f"{count} {words}"
 
 
 def _kind(resource_type: str) -> str:

@@ -16,7 +16,7 @@ import pytest
 from playwright.async_api import Browser
 
 from monitor.check import fingerprint
-from monitor.snapshots.report import render_report
+from monitor.snapshots.report import Vocabulary, render_report
 from tests.snapshots.conftest import monitor, snapshot_config
 from tests.snapshots.test_report import SEVERITY_ORDER
 from tests.snapshots.test_report_browser import CELLS, open_report
@@ -112,6 +112,22 @@ def test_the_written_report_is_the_render_of_its_document_and_the_previous_one(
     assert document["summary"]["since_previous"]["resolved"] >= 1
     names = {f["resource"]["display_name"] for c in document["checks"] for f in c["findings"]}
     assert POLICY_NAME in names
+
+
+def test_the_vocabulary_has_words_for_everything_a_sweep_reports(snapshots: tuple[Path, Path]) -> None:
+    _first, second = snapshots
+    document = load(second / "snapshot.json")
+    words = Vocabulary.load()
+    assert list(words.severities) == list(SEVERITY_ORDER)
+    assert {"succeeded", "failed", "timed_out", "not_run", "unavailable"} <= set(words.statuses)
+    assert set(words.changes) == {"new", "open", "reopened", "severity_changed"}
+    assert {c["id"] for c in document["checks"]} | {"worker"} <= set(words.checks)
+    collections = {name for c in document["checks"] for name in c["coverage"]}
+    assert collections <= set(words.collections)
+    prefixes = {
+        r.partition(": ")[0] for c in document["checks"] for f in c["findings"] for r in f["references"]
+    }
+    assert prefixes <= set(words.sources)
 
 
 async def test_the_written_report_shows_the_sweeps_numbers_in_chromium(
