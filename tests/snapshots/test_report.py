@@ -443,6 +443,10 @@ def test_the_first_snapshot_has_nothing_to_compare_with(
     page = render_report(previous, None)
     assert "this is the first snapshot of this tenant" in page
     assert "nothing can have been resolved since a previous one" in page
+    # Nothing to compare with: no columns or figures of dashes.
+    assert '<th scope="col" class="number">Previous snapshot</th>' not in page
+    assert 'id="figure-new"' not in page
+    assert 'id="figure-resolved"' not in page
 
 
 def test_a_previous_document_that_is_not_the_named_previous_is_refused(
