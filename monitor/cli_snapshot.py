@@ -1,8 +1,9 @@
 """``entra-monitor snapshot``: create, verify, compare and list compliance snapshots.
 
 Exit codes: ``create`` as ``once`` (0, or 3 when a check could not run; the snapshot records it
-either way), 2 for invalid settings; ``verify`` 0 valid, 1 tampered, 2 a usage problem (no such
-path, an unreadable key); ``diff`` and ``list`` 0, or 2 for a path that is not a snapshot.
+either way), 2 for invalid settings or a snapshot that could not be copied to Blob Storage;
+``verify`` 0 valid, 1 tampered, 2 a usage problem (no such path, an unreadable key); ``diff`` and
+``list`` 0, or 2 for a path that is not a snapshot.
 """
 
 from __future__ import annotations
@@ -49,9 +50,9 @@ def create(
         list[str] | None, typer.Option("--tenant", help="Only this tenant (repeatable).")
     ] = None,
 ) -> None:
-    """Run a sweep like `once`, then write each tenant's snapshot; alerts are delivered and
-    telemetry flushed as `once` does. Exit 0, 2 invalid settings, 3 a check could not run (the
-    snapshot records which)."""
+    """Run a sweep like `once`, then write each tenant's snapshot (and copy it to Blob Storage when
+    [snapshots.blob] is enabled); alerts are delivered and telemetry flushed as `once` does. Exit 0,
+    2 invalid settings or a failed Blob copy, 3 a check could not run (the snapshot records which)."""
     from monitor.sweep import sweep
 
     out = Console()
@@ -65,6 +66,12 @@ def create(
         out.print(Text(f"  open findings: {counts}"))
         if written.pruned:
             out.print(Text(f"  retention removed: {', '.join(written.pruned)}"))
+        if written.uploaded_to:
+            out.print(Text(f"  copied to {written.uploaded_to}"))
+        if written.upload_error:
+            errors.print(Text("error: ", style="red") + Text(written.upload_error))
+    if any(written.upload_error for written in result.snapshots):
+        raise typer.Exit(EXIT_USAGE)
     raise typer.Exit(result.exit_code(None))
 
 

@@ -68,6 +68,10 @@ class WrittenSnapshot:
     document: dict[str, Any]
     pruned: tuple[str, ...] = ()
     """Ids of the snapshots retention removed after this one was written."""
+    uploaded_to: str | None = None
+    """Where the Blob Storage copy is (``[snapshots.blob]`` enabled and the copy succeeded)."""
+    upload_error: str | None = None
+    """Why the Blob Storage copy failed (the local snapshot is complete regardless)."""
 
 
 def default_report_renderer() -> RenderReport | None:

@@ -35,8 +35,10 @@ def snapshot_config(emulator: RunningEmulator, directory: Path, snapshots: str =
     return config
 
 
-def monitor(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """``entra-monitor ARGS --config CONFIG`` in the config's directory."""
+def monitor(
+    config: Path, *args: str, environ: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``entra-monitor ARGS --config CONFIG`` in the config's directory (``environ``: more variables)."""
     return subprocess.run(
         [console_script(), *args, "--config", str(config)],
         capture_output=True,
@@ -44,7 +46,7 @@ def monitor(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
         timeout=240,
         check=False,
         cwd=config.parent,
-        env={"PATH": "/usr/bin:/bin", "COLUMNS": "250"},
+        env={"PATH": "/usr/bin:/bin", "COLUMNS": "250", **(environ or {})},
     )
 
 
