@@ -18,10 +18,11 @@ applying retention.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import logging
 import os
 import shutil
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -31,7 +32,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from monitor.clock import Clock, utc_now
 from monitor.errors import MonitorError
-from monitor.snapshots.chain import PRUNED, TEMPORARY_PREFIX, StoredSnapshot, read_chain, read_pruned
+from monitor.snapshots.chain import LOCK, PRUNED, TEMPORARY_PREFIX, StoredSnapshot, read_chain, read_pruned
 from monitor.snapshots.csv_export import findings_csv
 from monitor.snapshots.manifest import (
     FINDINGS,
@@ -123,20 +124,21 @@ class SnapshotWriter:
         chain = self.chain_directory(tenant)
         try:
             chain.mkdir(parents=True, exist_ok=True)
-            _remove_leftovers(chain)
-            existing = [s for s in read_chain(chain) if s.sequence is not None]
-            head = existing[-1] if existing else None
-            previous = _previous_document(head)
-            created = self._clock()
-            snapshot_id = _new_id(created, tenant, head)
-            document = build(previous, created, snapshot_id)
-            files = self._files(document, previous)
-            doomed = _retention_plan(existing, created, self.settings)
-            manifest = self._manifest(document, files, head, doomed)
-            manifest_bytes = pretty_bytes(manifest)
-            target = chain / snapshot_id
-            _write_directory(chain, snapshot_id, {**files, MANIFEST: manifest_bytes})
-            removed = _prune(chain, doomed, self._clock())
+            with _locked(chain):  # another process (`snapshot create` beside the worker) waits
+                _remove_leftovers(chain)
+                existing = [s for s in read_chain(chain) if s.sequence is not None]
+                head = existing[-1] if existing else None
+                previous = _previous_document(head)
+                created = self._clock()
+                snapshot_id = _new_id(created, tenant, head)
+                document = build(previous, created, snapshot_id)
+                files = self._files(document, previous)
+                doomed = _retention_plan(existing, created, self.settings)
+                manifest = self._manifest(document, files, head, doomed)
+                manifest_bytes = pretty_bytes(manifest)
+                target = chain / snapshot_id
+                _write_directory(chain, snapshot_id, {**files, MANIFEST: manifest_bytes})
+                removed = _prune(chain, doomed, self._clock())
         except OSError as error:
             raise SnapshotError(
                 f"snapshots.directory: cannot write a snapshot of {tenant} under {chain} "
@@ -184,6 +186,17 @@ class SnapshotWriter:
             "signature": None,
         }
         return sign(manifest, self._key) if self._key is not None else manifest
+
+
+@contextlib.contextmanager
+def _locked(chain: Path) -> Iterator[None]:
+    """Hold the chain's lock file: one writer at a time picks the head and writes after it."""
+    with (chain / LOCK).open("a") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 def _previous_document(head: StoredSnapshot | None) -> dict[str, Any] | None:

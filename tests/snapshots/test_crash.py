@@ -121,3 +121,27 @@ def test_a_write_killed_before_pruning_leaves_a_valid_longer_chain(tmp_path: Pat
     assert [s.sequence for s in read_chain(chain.tenant_directory)] == [3, 4]
     assert written.pruned == (before[0], before[1])
     assert verify_path(chain.tenant_directory).problems == []
+
+
+CONCURRENT_WRITER = textwrap.dedent(
+    """
+    import sys
+    from pathlib import Path
+
+    from tests.snapshots.support import new_chain
+
+    new_chain(Path(sys.argv[1])).write(int(sys.argv[2]))
+    """
+)
+
+
+def test_two_processes_writing_one_chain_take_turns(tmp_path: Path) -> None:
+    writers = [
+        subprocess.Popen([sys.executable, "-c", CONCURRENT_WRITER, str(tmp_path), "5"], cwd=REPOSITORY)
+        for _ in range(2)
+    ]
+    assert [writer.wait(timeout=120) for writer in writers] == [0, 0]
+    snapshots = read_chain(tmp_path / "lab")
+    assert [s.sequence for s in snapshots] == list(range(1, 11))
+    result = verify_path(tmp_path / "lab")
+    assert (result.problems, len(result.verified)) == ([], 10)
