@@ -1,8 +1,8 @@
 """Reading a tenant's chain of snapshots from disk: ``<directory>/<tenant>/<snapshot id>/``.
 
 A chain directory holds one directory per snapshot, ``pruned.json`` once retention removed some,
-the writers' empty lock file ``.lock``, and, only while a snapshot is being written (or after a
-crash during the write), a hidden ``.tmp-<id>`` directory that is never part of the chain.
+and, only while a snapshot is being written (or after a crash during the write), a hidden
+``.tmp-<id>`` directory that is never part of the chain.
 """
 
 from __future__ import annotations
@@ -16,8 +16,6 @@ from monitor.snapshots.manifest import MANIFEST, SNAPSHOT, sha256_hex
 
 PRUNED = "pruned.json"
 TEMPORARY_PREFIX = ".tmp-"
-LOCK = ".lock"
-"""The empty file writers lock, so two processes never write the same chain at once."""
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,6 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from monitor.snapshots.chain import (
-    LOCK,
     PRUNED,
     TEMPORARY_PREFIX,
     StoredSnapshot,
@@ -124,7 +123,7 @@ def _stray_entries(chain: Path, result: Verification) -> None:
     for entry in sorted(chain.iterdir()):
         if entry.name.startswith(TEMPORARY_PREFIX):
             result.notes.append(f"ignored: {entry.name}, an unfinished write (never part of the chain)")
-        elif entry.is_file() and entry.name not in (PRUNED, LOCK):
+        elif entry.is_file() and entry.name != PRUNED:
             result.problem(None, f"added: {entry.name} in the chain directory is not part of any snapshot")
 
 

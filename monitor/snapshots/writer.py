@@ -32,7 +32,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from monitor.clock import Clock, utc_now
 from monitor.errors import MonitorError
-from monitor.snapshots.chain import LOCK, PRUNED, TEMPORARY_PREFIX, StoredSnapshot, read_chain, read_pruned
+from monitor.snapshots.chain import PRUNED, TEMPORARY_PREFIX, StoredSnapshot, read_chain, read_pruned
 from monitor.snapshots.csv_export import findings_csv
 from monitor.snapshots.manifest import (
     FINDINGS,
@@ -190,13 +190,14 @@ class SnapshotWriter:
 
 @contextlib.contextmanager
 def _locked(chain: Path) -> Iterator[None]:
-    """Hold the chain's lock file: one writer at a time picks the head and writes after it."""
-    with (chain / LOCK).open("a") as handle:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    """Lock the chain directory itself (flock on its descriptor, no file left behind): one writer
+    at a time picks the head and writes after it."""
+    descriptor = os.open(chain, os.O_RDONLY)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)  # releases the lock
 
 
 def _previous_document(head: StoredSnapshot | None) -> dict[str, Any] | None:
