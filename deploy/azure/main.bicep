@@ -331,9 +331,10 @@ resource app 'Microsoft.App/containerApps@2025-07-01' = {
           name: 'monitor'
           image: image
           args: [ 'run' ]
+          // Everything else is in the mounted settings file; the connection string names the
+          // ingestion endpoint (its key alone cannot send: local authentication is off).
           env: [
             { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: appInsights.properties.ConnectionString }
-            { name: 'AZURE_CLIENT_ID', value: identity.properties.clientId }
           ]
           // docs/performance.md: consent-grants peaks near 400 MB on a 100,000-application tenant,
           // and up to 4 checks run at once; 1 GiB with half a core (the pair Container Apps requires).

@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from monitor.plugins import discover_checks
 from monitor.settings.loading import load_settings
+from monitor.telemetry.settings import CONNECTION_STRING_VARIABLE
 from tests.deploy.conftest import AZURE
 
 TEMPLATE = AZURE / "main.bicep"
@@ -137,6 +138,14 @@ def test_the_traps_of_the_notes_are_avoided() -> None:
     assert "minimumTlsVersion: 'TLS1_2'" in snapshots
     code = re.sub(r"//.*", "", re.sub(r"'(?:[^'\\]|\\.)*'", "''", text))
     assert ";" not in code  # Bicep has no statement separator
+
+
+def test_the_app_passes_only_variables_the_monitor_reads() -> None:
+    app = template()[template().index("resource app ") :]
+    env = app[app.index("env: [") : app.index("]", app.index("env: ["))]
+
+    assert re.findall(r"name: '(\w+)'", env) == [CONNECTION_STRING_VARIABLE]
+    assert "value: appInsights.properties.ConnectionString" in env
 
 
 def test_every_file_the_template_loads_exists() -> None:
