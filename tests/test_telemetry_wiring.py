@@ -78,6 +78,7 @@ async def test_the_worker_serves_prometheus_metrics_on_the_health_server(
     others += ("access-review-due", "conditional-access-baseline")
     text = config.read_text().replace("[health]\nenabled = false\n", "[health]\nport = 0\n")
     text += "[telemetry.prometheus]\nenabled = true\n"
+    text += f'[snapshots]\ndirectory = "{tmp_path / "snapshots"}"\n'  # the worker writes one after its sweep
     text += "".join(f"[checks.{check}]\nenabled = false\n" for check in others)
     config.write_text(text)
     settings = load_settings(config, environ={})
