@@ -1,8 +1,9 @@
-"""``entra-monitor snapshot``: create, verify, compare and list compliance snapshots.
+"""``entra-monitor snapshot``: create, verify, compare, list and download compliance snapshots.
 
 Exit codes: ``create`` as ``once`` (0, or 3 when a check could not run; the snapshot records it
 either way), 2 for invalid settings or a snapshot that could not be copied to Blob Storage;
-``verify`` 0 valid, 1 tampered, 2 a usage problem (no such path, an unreadable key); ``diff`` and
+``verify`` and ``download`` 0 valid, 1 tampered, 2 a usage problem (no such path, an unreadable
+key, no Blob copy configured or reachable); ``diff`` and
 ``list`` 0, or 2 for a path that is not a snapshot.
 """
 
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
     from monitor.snapshots.verify import Verification
 
 snapshot_app = typer.Typer(
-    help="Compliance snapshots for auditors: create, verify, diff, list.", no_args_is_help=True
+    help="Compliance snapshots for auditors: create, verify, diff, list, download.", no_args_is_help=True
 )
 errors = Console(stderr=True)
 EXIT_VALID, EXIT_TAMPERED, EXIT_USAGE = 0, 1, 2
@@ -100,6 +101,43 @@ def verify(
     except ValueError as error:
         errors.print(Text("error: ", style="red") + Text(str(error)))
         raise typer.Exit(EXIT_USAGE) from None
+    print_verification(result, key is not None, out)
+    raise typer.Exit(EXIT_VALID if result.ok else EXIT_TAMPERED)
+
+
+@snapshot_app.command("download")
+def download(
+    destination: Annotated[Path, typer.Argument(help="A new or empty directory for the downloaded chain.")],
+    tenant: Annotated[str, typer.Option("--tenant", help="The tenant name whose chain to download.")],
+    public_key: Annotated[
+        Path | None,
+        typer.Option("--public-key", help="Ed25519 public key (PEM) to verify the signatures with."),
+    ] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Download a tenant's chain from the Blob Storage copy ([snapshots.blob]) into DESTINATION and
+    verify it there, so the copy can be compared with the local chain. Exit 0 valid, 1 tampered,
+    2 settings, access or usage problems."""
+    from monitor.snapshots.upload import SnapshotUploadError, download_chain
+    from monitor.snapshots.verify import verify_path
+
+    out = Console()
+    with reported():
+        settings = settings_from(config, sys.stderr)
+    if not settings.snapshots.blob.enabled:
+        errors.print(Text("error: snapshots.blob.enabled is false; accepted: a configured Blob copy"))
+        raise typer.Exit(EXIT_USAGE)
+    if destination.exists() and any(destination.iterdir()):
+        errors.print(Text(f"error: {destination} is not empty; accepted: a new or empty directory"))
+        raise typer.Exit(EXIT_USAGE)
+    key = _public_key(public_key, config)
+    try:
+        chain = download_chain(settings, tenant, destination)
+    except SnapshotUploadError as error:
+        errors.print(Text("error: ", style="red") + Text(str(error)))
+        raise typer.Exit(EXIT_USAGE) from None
+    out.print(Text(f"downloaded the snapshots of {tenant} to {chain}"))
+    result = verify_path(chain, key)
     print_verification(result, key is not None, out)
     raise typer.Exit(EXIT_VALID if result.ok else EXIT_TAMPERED)
 

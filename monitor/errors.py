@@ -8,6 +8,11 @@ at the boundary, and every message says what failed, where, and what to do next.
     ├── AuthenticationError         no token could be acquired for a tenant (names the credential)
     ├── StateError                  the state database cannot be opened, read or written (names the
     │                               file: corrupt, locked by another process, newer schema, not writable)
+    ├── SnapshotError               a snapshot could not be written (monitor/snapshots/writer.py;
+    │                               the chain is left as it was)
+    ├── SnapshotUploadError         written locally, not copied to Blob Storage (monitor/snapshots/upload.py)
+    ├── BlobStoreError              a Blob Storage operation failed (monitor/snapshots/blob.py; names
+    │                               account, container and blob, never a key)
     └── GraphError                  a Graph request failed for good (status, code, request id, endpoint)
         ├── GraphPermissionError    403: names the least-privilege permission the endpoint needs
         ├── GraphLicenseError       the tenant lacks the licence (Entra ID P1/P2) the endpoint needs

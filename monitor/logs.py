@@ -4,7 +4,8 @@
 APScheduler, MSAL, uvicorn) come out in the same format and through the same redaction as the
 monitor's own. It replaces the one handler it installed before, never anyone else's (pytest's
 capture handler survives), so calling it twice leaves one handler. httpx and httpcore log every
-request at INFO; they are held at WARNING unless the level is DEBUG.
+request at INFO, and so does the Azure SDK's HTTP logging policy (Blob Storage, the Azure Monitor
+exporter): they are held at WARNING unless the level is DEBUG.
 
 A JSON record is one line::
 
@@ -59,7 +60,7 @@ REDACTED = "[redacted]"
 HANDLER_NAME = "entra-monitor"
 FORMATS = ("auto", "json", "text")
 CONTEXT_FIELDS = ("tenant", "check", "run_id")
-QUIET_LIBRARIES = ("httpx", "httpcore")
+QUIET_LIBRARIES = ("httpx", "httpcore", "azure")
 
 _JWT = re.compile(r"eyJ[\w-]+\.[\w-]+\.[\w-]*")
 _BEARER = re.compile(r"(?i)\b(bearer)\s+[^\s\"',;]+")

@@ -209,8 +209,10 @@ def test_level_filters_and_quiets_httpx() -> None:
     configure_logging("json", "info", output)
     logging.getLogger("monitor").debug("hidden")
     logging.getLogger("httpx").info('HTTP Request: GET https://graph "HTTP/1.1 200 OK"')
+    logging.getLogger("azure.core.pipeline.policies.http_logging_policy").info("Request URL: 'https://blob'")
     logging.getLogger("monitor").info("shown")
-    assert [record["message"] for record in records(output)] == ["shown"]
+    logging.getLogger("azure.storage.blob").warning("kept")
+    assert [record["message"] for record in records(output)] == ["shown", "kept"]
     configure_logging("json", "DEBUG", output)
     assert logging.getLogger("httpx").getEffectiveLevel() == logging.DEBUG
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from pathlib import Path
 
 from azure.core.credentials import TokenCredential
 from azure.core.exceptions import AzureError
@@ -47,6 +48,22 @@ def upload_snapshot(settings: MonitorSettings, written: WrittenSnapshot, tenant:
         raise SnapshotUploadError(
             f"snapshots.blob: snapshot {written.id} of {tenant} is written locally at {written.path} but was "
             f"not copied to Blob Storage: {error}"
+        ) from None
+
+
+def download_chain(settings: MonitorSettings, tenant: str, destination: Path) -> Path:
+    """Download the tenant's chain from the configured container into ``destination/<tenant>/``
+    (the local layout, ready for ``snapshot verify``); return that directory. Raises
+    SnapshotUploadError naming the container and the reason (never a key or connection string)."""
+    try:
+        with (
+            _credential(settings) as credential,
+            BlobSnapshotStore(settings.snapshots.blob, credential) as store,
+        ):
+            return store.download_chain(tenant, destination)
+    except (MonitorError, AzureError) as error:
+        raise SnapshotUploadError(
+            f"snapshots.blob: the snapshots of {tenant} could not be downloaded: {error}"
         ) from None
 
 

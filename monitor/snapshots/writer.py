@@ -44,6 +44,7 @@ from monitor.snapshots.manifest import (
     sha256_hex,
     sign,
 )
+from monitor.snapshots.report import render_report as default_render_report
 from monitor.snapshots.settings import SnapshotSettings
 from monitor.snapshots.times import SCHEMA_VERSION, iso, parse_time
 
@@ -75,15 +76,6 @@ class WrittenSnapshot:
     """Why the Blob Storage copy failed (the local snapshot is complete regardless)."""
 
 
-def default_report_renderer() -> RenderReport | None:
-    """The HTML report renderer, or None when this installation does not have it."""
-    try:
-        from monitor.snapshots.report import render_report
-    except ImportError:  # pragma: no cover - the report ships with the package
-        return None
-    return render_report
-
-
 class SnapshotWriter:
     """Writes snapshots into ``settings.directory/<tenant>/``. The signing key is loaded here, so a
     wrong key path or password is a ConfigurationError when the monitor starts, not at the first
@@ -99,7 +91,7 @@ class SnapshotWriter:
         self.settings = settings
         self.directory = settings.directory
         self._clock = clock
-        self._render = render_report if render_report is not None else default_report_renderer()
+        self._render = render_report or default_render_report
         self._key: Ed25519PrivateKey | None = None
         if settings.signing_key_path is not None:
             password = settings.signing_key_password
@@ -153,10 +145,11 @@ class SnapshotWriter:
         )
 
     def _files(self, document: dict[str, Any], previous: dict[str, Any] | None) -> dict[str, bytes]:
-        files = {SNAPSHOT: pretty_bytes(document), FINDINGS: findings_csv(document).encode("utf-8")}
-        if self._render is not None:
-            files[REPORT] = self._render(document, previous).encode("utf-8")
-        return files
+        return {
+            SNAPSHOT: pretty_bytes(document),
+            FINDINGS: findings_csv(document).encode("utf-8"),
+            REPORT: self._render(document, previous).encode("utf-8"),
+        }
 
     def _manifest(
         self,

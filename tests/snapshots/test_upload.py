@@ -67,3 +67,55 @@ def test_snapshots_are_copied_and_verify_from_the_container(
     for snapshot in (first, second):
         for file in snapshot.iterdir():
             assert (downloaded / snapshot.name / file.name).read_bytes() == file.read_bytes()
+
+    fetched = monitor(
+        config,
+        "snapshot",
+        "download",
+        str(tmp_path / "fetched"),
+        "--tenant",
+        "lab",
+        environ={variable: azurite.connection_string()},
+    )
+    assert fetched.returncode == 0, fetched.stdout + fetched.stderr
+    for snapshot in (first, second):
+        for file in snapshot.iterdir():
+            assert (
+                tmp_path / "fetched" / "lab" / snapshot.name / file.name
+            ).read_bytes() == file.read_bytes()
+    again = monitor(
+        config,
+        "snapshot",
+        "download",
+        str(tmp_path / "fetched"),
+        "--tenant",
+        "lab",
+        environ={variable: azurite.connection_string()},
+    )
+    assert again.returncode == 2
+    assert "is not empty; accepted: a new or empty directory" in " ".join(again.stderr.split())
+
+
+def test_download_names_a_tenant_the_container_does_not_hold(
+    live: RunningEmulator, azurite: RunningAzurite, tmp_path: Path
+) -> None:
+    config = snapshot_config(
+        live,
+        tmp_path,
+        "[snapshots.blob]\nenabled = true\ncredential = \"connection_string\"\n"
+        f'container = "{CONTAINER}-none"\n',
+    )
+    variable = "ENTRA_MONITOR_SNAPSHOTS__BLOB__CONNECTION_STRING"
+    result = monitor(
+        config,
+        "snapshot",
+        "download",
+        str(tmp_path / "fetched"),
+        "--tenant",
+        "nobody",
+        environ={variable: azurite.connection_string()},
+    )
+    assert result.returncode == 2
+    message = " ".join(result.stderr.split())
+    assert "snapshots.blob: the snapshots of nobody could not be downloaded" in message
+    assert ACCOUNT_KEY not in result.stdout + result.stderr
