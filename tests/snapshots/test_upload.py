@@ -102,7 +102,7 @@ def test_download_names_a_tenant_the_container_does_not_hold(
     config = snapshot_config(
         live,
         tmp_path,
-        "[snapshots.blob]\nenabled = true\ncredential = \"connection_string\"\n"
+        '[snapshots.blob]\nenabled = true\ncredential = "connection_string"\n'
         f'container = "{CONTAINER}-none"\n',
     )
     variable = "ENTRA_MONITOR_SNAPSHOTS__BLOB__CONNECTION_STRING"
