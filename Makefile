@@ -38,4 +38,4 @@ pytest: $(STAMP) $(TEST_TOOLS)
 	$(BIN)/pytest
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist .demo .emulator
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist .demo .emulator .artifacts .tmp tools/azurite/node_modules
