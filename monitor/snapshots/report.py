@@ -407,8 +407,14 @@ def _duration(seconds: float | None) -> str:
     return f"{minutes} min {rest} s"
 
 
+KIND_WORDS = {"oAuth2PermissionGrant": "delegated permission grant"}
+"""Graph type names that splitting at capitals would garble (``o auth2 permission grant``)."""
+
+
 def _kind(resource_type: str) -> str:
     """Graph's type name in words: ``servicePrincipal`` → ``service principal``."""
+    if resource_type in KIND_WORDS:
+        return KIND_WORDS[resource_type]
     return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", resource_type).lower()
 
 

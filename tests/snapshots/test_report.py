@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from monitor.check import fingerprint
-from monitor.snapshots.report import render_report
+from monitor.snapshots.report import _kind, render_report
 
 TENANT = "contoso"
 TENANT_ID = "6f1c2a4e-0000-4000-8000-00000000c0de"
@@ -483,3 +483,16 @@ def test_a_tenant_whose_checks_never_finished_says_so() -> None:
     assert "Unavailable: the tenant has no Entra ID P2 licence" in text
     assert "0 of 1 checks did not complete" not in text
     assert "1 of 1 checks did not complete" in text
+
+
+@pytest.mark.parametrize(
+    ("resource_type", "words"),
+    [
+        ("servicePrincipal", "service principal"),
+        ("accessReviewScheduleDefinition", "access review schedule definition"),
+        ("oAuth2PermissionGrant", "delegated permission grant"),
+        ("signIn", "sign in"),
+    ],
+)
+def test_resource_types_read_as_words(resource_type: str, words: str) -> None:
+    assert _kind(resource_type) == words
