@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from importlib import resources
@@ -186,6 +186,12 @@ def render_report(document: dict[str, Any], previous: dict[str, Any] | None) -> 
     ``summary.previous`` names) or None; with it the page also compares references and checks and
     shows what resolved findings said. Raises ValueError naming the field when ``document`` is not
     a schema_version 1 snapshot, or when ``previous`` is not the snapshot it names as previous."""
+    return "".join(stream_report(document, previous))
+
+
+def stream_report(document: dict[str, Any], previous: dict[str, Any] | None) -> Iterator[str]:
+    """:func:`render_report` in pieces, as the template produces them, so that a writer can hash
+    and write a large tenant's page without holding all of it (tens of MB) in memory."""
     if document.get("schema_version") != 1:
         raise ValueError(
             f"snapshot document has schema_version {document.get('schema_version')!r}; the report renders "
@@ -194,7 +200,7 @@ def render_report(document: dict[str, Any], previous: dict[str, Any] | None) -> 
     try:
         words = Vocabulary.load()
         page = _page(document, previous, words)
-        return _environment(words).get_template("report.html.j2").render(page=page)
+        yield from _environment(words).get_template("report.html.j2").generate(page=page)
     except (KeyError, TypeError, IndexError, UndefinedError) as error:
         raise ValueError(
             f"snapshot document {document.get('id')!r} does not follow schema_version 1 "

@@ -5,11 +5,12 @@ applying retention.
 
 1. the chain's head (the snapshot with the highest sequence) gives the previous document and the
    SHA-256 of its ``manifest.json``;
-2. ``snapshot.json``, ``findings.csv``, ``report.html`` and, last, ``manifest.json`` are written
-   into ``<chain>/.tmp-<id>/``, each fsynced, then the directory is fsynced and renamed to
-   ``<chain>/<id>`` and the chain directory fsynced: a crash at any point leaves either no new
-   snapshot or a complete one, and a leftover ``.tmp-*`` directory is never part of the chain (the
-   next write removes it);
+2. ``findings.csv``, ``report.html``, ``snapshot.json`` and, last, ``manifest.json`` (which holds
+   the others' SHA-256) are written into ``<chain>/.tmp-<id>/``, each streamed to disk while it is
+   hashed (a large tenant's report and document are tens of MB each) and fsynced, then the
+   directory is fsynced and renamed to ``<chain>/<id>`` and the chain directory fsynced: a crash
+   at any point leaves either no new snapshot or a complete one, and a leftover ``.tmp-*``
+   directory is never part of the chain (the next write removes it);
 3. retention (``keep_last`` / ``keep_days``) is planned before the manifest is written, so the new
    manifest's ``pruned`` member already records where the chain will be cut; the old directories are
    removed after the rename and listed in ``pruned.json``.
@@ -19,10 +20,13 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
+import itertools
+import json
 import logging
 import os
 import shutil
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -44,13 +48,16 @@ from monitor.snapshots.manifest import (
     sha256_hex,
     sign,
 )
-from monitor.snapshots.report import render_report as default_render_report
+from monitor.snapshots.report import stream_report as default_render_report
 from monitor.snapshots.settings import SnapshotSettings
 from monitor.snapshots.times import SCHEMA_VERSION, iso, parse_time
 
 logger = logging.getLogger(__name__)
 ID_TIME_FORMAT = "%Y%m%dT%H%M%SZ"
-RenderReport = Callable[[dict[str, Any], dict[str, Any] | None], str]
+RenderReport = Callable[[dict[str, Any], dict[str, Any] | None], str | Iterable[str]]
+"""Renders ``report.html`` from the document and the previous one, whole or in pieces."""
+CHUNK_CHARACTERS = 1 << 16
+"""Pieces of text are joined up to about this many characters before each write."""
 BuildDocument = Callable[[dict[str, Any] | None, datetime, str], dict[str, Any]]
 """Builds ``snapshot.json`` from the previous document, the creation time and the new id."""
 
@@ -124,12 +131,16 @@ class SnapshotWriter:
                 created = self._clock()
                 snapshot_id = _new_id(created, tenant, head)
                 document = build(previous, created, snapshot_id)
-                files = self._files(document, previous)
                 doomed = _retention_plan(existing, created, self.settings)
-                manifest = self._manifest(document, files, head, doomed)
+                temporary = chain / f"{TEMPORARY_PREFIX}{snapshot_id}"
+                temporary.mkdir()
+                files = self._files(document, previous)
+                hashes = {name: _write_file(temporary / name, files[name]()) for name in sorted(files)}
+                manifest = self._manifest(document, hashes, head, doomed)
                 manifest_bytes = pretty_bytes(manifest)
+                _write_file(temporary / MANIFEST, (manifest_bytes,))
                 target = chain / snapshot_id
-                _write_directory(chain, snapshot_id, {**files, MANIFEST: manifest_bytes})
+                _rename_into_place(temporary, target)
                 removed = _prune(chain, doomed, self._clock())
         except OSError as error:
             raise SnapshotError(
@@ -144,17 +155,21 @@ class SnapshotWriter:
             target, snapshot_id, manifest["sequence"], sha256_hex(manifest_bytes), document, tuple(removed)
         )
 
-    def _files(self, document: dict[str, Any], previous: dict[str, Any] | None) -> dict[str, bytes]:
+    def _files(
+        self, document: dict[str, Any], previous: dict[str, Any] | None
+    ) -> dict[str, Callable[[], Iterable[bytes]]]:
+        """Each file but the manifest, as a producer of its bytes in pieces."""
+        encoder = json.JSONEncoder(sort_keys=True, indent=2, ensure_ascii=False)
         return {
-            SNAPSHOT: pretty_bytes(document),
-            FINDINGS: findings_csv(document).encode("utf-8"),
-            REPORT: self._render(document, previous).encode("utf-8"),
+            SNAPSHOT: lambda: _encoded(itertools.chain(encoder.iterencode(document), "\n")),
+            FINDINGS: lambda: _encoded(findings_csv(document)),
+            REPORT: lambda: _encoded(self._render(document, previous)),
         }
 
     def _manifest(
         self,
         document: Mapping[str, Any],
-        files: Mapping[str, bytes],
+        hashes: Mapping[str, str],
         head: StoredSnapshot | None,
         doomed: list[StoredSnapshot],
     ) -> dict[str, Any]:
@@ -172,7 +187,7 @@ class SnapshotWriter:
             "snapshot": document["id"],
             "tenant": document["tenant"]["name"],
             "created_at": document["created_at"],
-            "files": {name: sha256_hex(data) for name, data in sorted(files.items())},
+            "files": dict(sorted(hashes.items())),
             "previous": None if head is None else {"id": head.id, "manifest_sha256": head.manifest_sha256},
             "sequence": 1 if head is None else (head.sequence or 0) + 1,
             "pruned": pruned,
@@ -232,23 +247,40 @@ def _retention_plan(
     return existing[: max(count, 0)]
 
 
-def _write_directory(chain: Path, snapshot_id: str, files: Mapping[str, bytes]) -> None:
-    """Write ``files`` (manifest.json last) into a temporary directory, then rename it into place."""
-    temporary = chain / f"{TEMPORARY_PREFIX}{snapshot_id}"
-    temporary.mkdir()
-    ordered = sorted(files, key=lambda name: name == MANIFEST)
-    for name in ordered:
-        _write_file(temporary / name, files[name])
+def _rename_into_place(temporary: Path, target: Path) -> None:
+    """The written temporary directory becomes the snapshot, durably."""
     _fsync_directory(temporary)
-    os.rename(temporary, chain / snapshot_id)
-    _fsync_directory(chain)
+    os.rename(temporary, target)
+    _fsync_directory(target.parent)
 
 
-def _write_file(path: Path, data: bytes) -> None:
+def _write_file(path: Path, data: Iterable[bytes]) -> str:
+    """Write ``data`` piece by piece to a new file, fsync it; its SHA-256 (hex)."""
+    digest = hashlib.sha256()
     with path.open("xb") as handle:
-        handle.write(data)
+        for piece in data:
+            digest.update(piece)
+            handle.write(piece)
         handle.flush()
         os.fsync(handle.fileno())
+    return digest.hexdigest()
+
+
+def _encoded(text: str | Iterable[str]) -> Iterator[bytes]:
+    """UTF-8 pieces of ``text``, small pieces joined to about CHUNK_CHARACTERS."""
+    if isinstance(text, str):
+        yield text.encode("utf-8")
+        return
+    batch: list[str] = []
+    size = 0
+    for piece in text:
+        batch.append(piece)
+        size += len(piece)
+        if size >= CHUNK_CHARACTERS:
+            yield "".join(batch).encode("utf-8")
+            batch, size = [], 0
+    if batch:
+        yield "".join(batch).encode("utf-8")
 
 
 def _fsync_directory(path: Path) -> None:

@@ -62,7 +62,7 @@ def load(path: Path) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def waived(live: RunningEmulator) -> dict[str, Any]:
     """The planted finding the settings waive: the first credential-expiry one."""
-    return next(f for f in truth_at(live, "2026-11-27T00:00:00Z") if f["check"] == "credential-expiry")
+    return next(f for f in truth_at(live, live.info["now"]) if f["check"] == "credential-expiry")
 
 
 def test_snapshots_hold_the_ground_truth_and_their_changes(

@@ -36,10 +36,11 @@ WRITER = textwrap.dedent(
     written = []
     write_file = writer._write_file
     def counting(path, data):
-        write_file(path, data)
+        digest = write_file(path, data)
         written.append(path.name)
         if point == f"after-{len(written)}":
             die()
+        return digest
     writer._write_file = counting
     rename = os.rename
     def renaming(source, target):

@@ -3,13 +3,20 @@ findings, which waivers are in force, and the schema."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import date, timedelta
+from pathlib import Path
 
 from monitor.check import Severity
+from monitor.snapshots.csv_export import findings_csv
 from monitor.snapshots.document import CheckInfo, SnapshotInputs, build_document
+from monitor.snapshots.manifest import FINDINGS, MANIFEST, REPORT, SNAPSHOT, pretty_bytes
+from monitor.snapshots.report import render_report
+from monitor.snapshots.writer import CHUNK_CHARACTERS
 from monitor.state import StoredFinding, Waiver
 from tests.snapshots.conftest import assert_follows_schema
-from tests.snapshots.support import T0, TENANT_ID, finding, monitor_settings, run, stored
+from tests.snapshots.support import T0, TENANT_ID, finding, monitor_settings, new_chain, run, stored
 
 
 def test_runs_waivers_and_the_worker_s_findings() -> None:
@@ -90,3 +97,19 @@ def test_runs_waivers_and_the_worker_s_findings() -> None:
         "info": 0,
     }
     assert document["sweep"] == {"started_at": "2026-11-27T12:00:00Z", "finished_at": "2026-11-27T12:00:02Z"}
+
+
+def test_files_streamed_to_disk_are_the_documented_bytes(tmp_path: Path) -> None:
+    chain = new_chain(tmp_path, findings=[stored(finding(f"rule-{n}", f"app-{n}")) for n in range(300)])
+    first, second = chain.write(2)
+    manifest = json.loads((second.path / MANIFEST).read_bytes())
+
+    assert (second.path / SNAPSHOT).read_bytes() == pretty_bytes(second.document)
+    assert (second.path / FINDINGS).read_bytes() == findings_csv(second.document).encode("utf-8")
+    report = (second.path / REPORT).read_bytes().decode("utf-8")
+    assert report == render_report(second.document, first.document)
+    assert len(report) > 3 * CHUNK_CHARACTERS  # written in several pieces
+    assert manifest["files"] == {
+        name: hashlib.sha256((second.path / name).read_bytes()).hexdigest()
+        for name in (FINDINGS, REPORT, SNAPSHOT)
+    }
