@@ -35,6 +35,7 @@ from monitor.graph.query import Query
 from monitor.logs import configure_logging
 from monitor.plugins import discover_checks
 from monitor.settings import MonitorSettings, load_settings, render_config
+from monitor.settings.render import toml_value
 from monitor.snapshots.manifest import load_public_key
 from monitor.snapshots.verify import verify_path
 from monitor.sweep import SweepResult, run_worker, sweep
@@ -81,14 +82,21 @@ def demo_settings(
     local alert sink (its key stays in memory, not in the file) and Prometheus metrics."""
     checks = list(discover_checks().checks.values())
     config = state_dir / "monitor.toml"
-    config.write_text(render_config(checks, prepared.info_file, state_dir / "state" / "monitor.db"))
+    text = render_config(checks, prepared.info_file, state_dir / "state" / "monitor.db")
+    # The snapshot settings go into the file, so that `snapshot list --config …` and friends find them.
+    snapshots = {
+        "directory": state_dir / "snapshots",
+        "signing_key_path": demo_signing_key(state_dir),
+    }
+    for name, value in snapshots.items():
+        commented = next(line for line in text.splitlines() if line.startswith(f"# {name} = "))
+        text = text.replace(commented, f"{name} = {toml_value(value)}", 1)
+    config.write_text(text)
     webhook = {"kind": "webhook", "id": "demo", "url": sink.url, "hmac_key": key, "min_severity": "info"}
     overrides: dict[str, object] = {
         "health.port": 0,
         "alerts.sinks": [webhook],
         "telemetry.prometheus.enabled": True,
-        "snapshots.directory": str(state_dir / "snapshots"),
-        "snapshots.signing_key_path": str(demo_signing_key(state_dir)),
     }
     for check in checks:
         overrides[f"checks.{check.id}.interval_seconds"] = DEMO_INTERVAL_SECONDS

@@ -3,6 +3,7 @@ to verify is accepted by ``snapshot verify`` with the public key it names."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -31,3 +32,9 @@ def test_demo_once_writes_a_snapshot_that_verifies(tmp_path: Path) -> None:
     assert verified.returncode == 0, verified.stdout
     assert "VALID 1 snapshot(s) of emulator" in " ".join(verified.stdout.split())
     assert "signed by SHA256:" in verified.stdout
+    # The settings file the demo wrote names the snapshots too, so the other commands find them.
+    listed = entra_monitor(
+        "snapshot", "list", "--config", str(tmp_path / "monitor.toml"), "--format", "json", cwd=tmp_path
+    )
+    assert listed.returncode == 0, listed.stdout + listed.stderr
+    assert [entry["id"] for entry in json.loads(listed.stdout)] == [snapshot.name]
