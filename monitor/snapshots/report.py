@@ -76,9 +76,9 @@ class Vocabulary:
 
 
 @dataclass(frozen=True)
-class SeverityRow:
-    severity: str
-    meaning: str
+class _Compared:
+    """A count in this snapshot and in the previous one (None: there was none to compare with)."""
+
     now: int
     previous: int | None
 
@@ -88,15 +88,15 @@ class SeverityRow:
 
 
 @dataclass(frozen=True)
-class ReferenceRow:
+class SeverityRow(_Compared):
+    severity: str
+    meaning: str
+
+
+@dataclass(frozen=True)
+class ReferenceRow(_Compared):
     source: str
     section: str
-    now: int
-    previous: int | None
-
-    @property
-    def change(self) -> str:
-        return _change(self.now, self.previous)
 
 
 @dataclass(frozen=True)
@@ -249,10 +249,10 @@ def _page(
         previous=previous,
         severities=[
             SeverityRow(
-                severity,
-                meaning,
-                int(summary["open_by_severity"][severity]),
-                None if previous is None else int(previous["open_by_severity"][severity]),
+                now=int(summary["open_by_severity"][severity]),
+                previous=None if previous is None else int(previous["open_by_severity"][severity]),
+                severity=severity,
+                meaning=meaning,
             )
             for severity, meaning in words.severities.items()
         ],
@@ -342,8 +342,8 @@ def _references(
 def _reference_row(reference: str, now: int, previous: int | None, words: Vocabulary) -> ReferenceRow:
     prefix, separator, section = reference.partition(": ")
     if not separator:
-        return ReferenceRow("", reference, now, previous)
-    return ReferenceRow(words.sources.get(prefix, prefix), section, now, previous)
+        return ReferenceRow(now=now, previous=previous, source="", section=reference)
+    return ReferenceRow(now=now, previous=previous, source=words.sources.get(prefix, prefix), section=section)
 
 
 def _waiver(
